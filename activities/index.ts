@@ -1,0 +1,182 @@
+/**
+ * Activities: all I/O of an experiment (config files, data, model calls, the result store, report files).
+ * Built by a factory so workers and tests pass their own backend registry (samples-typescript style).
+ * Domain errors become Temporal failures here and nowhere else.
+ */
+import { activityInfo, heartbeat, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { isAbsolute, resolve } from 'node:path';
+import { setMaxListeners } from 'node:events';
+import { BackendRegistry } from '../backends/registry.js';
+import { BackendError } from '../backends/types.js';
+import { InputError } from '../experiment/errors.js';
+import { resolveConfig, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
+import { openStore, storePath } from '../store/results.js';
+import { BatchFailure, runMmluBatch, type BatchProgress } from '../tasks/mmlu/runner.js';
+import { loadSubject } from '../tasks/mmlu/data.js';
+import { modelLabel, writeMmluReport } from '../tasks/mmlu/report.js';
+import type { BatchRef, ExperimentPlan, ExperimentResult, ShardPlan } from '../workflows/types.js';
+
+export interface ActivityDeps {
+  backends: BackendRegistry;
+  /** Where persona sets and templates are looked up by name. */
+  configsDir?: string;
+  /** How often a running batch heartbeats even between questions (a slow model must not look dead). */
+  heartbeatEveryMs?: number;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const specs = new Map<string, ExperimentSpec>();
+  const specFor = (ref: { run: string; storePath: string; specHash: string }): ExperimentSpec => {
+    const key = `${ref.storePath}\u0000${ref.run}`;
+    let spec = specs.get(key);
+    if (!spec || spec.specHash !== ref.specHash) {
+      const rec = openStore(ref.storePath).getRun(ref.run);
+      if (!rec) throw new InputError('run', `run ${ref.run} is not planned in ${ref.storePath}`, 'start the run through experimentWorkflow');
+      if (rec.specHash !== ref.specHash) {
+        throw new InputError('run', `run ${ref.run} in ${ref.storePath} was planned with another config`, 'give this experiment another name (config `name` or name=...)');
+      }
+      spec = rec.spec as ExperimentSpec;
+      specs.set(key, spec);
+    }
+    return spec;
+  };
+
+  return {
+    /** Validate and resolve the config, check data and backend, record the run, split it into shards. */
+    async planExperiment(input: { config: unknown; overrides: string[]; baseDir?: string }): Promise<ExperimentPlan> {
+      return asTemporalFailure(async () => {
+        const baseDir = input.baseDir && isAbsolute(input.baseDir) ? input.baseDir : resolve(input.baseDir ?? process.cwd());
+        const spec = resolveConfig(input.config, input.overrides, { baseDir, configsDir: deps.configsDir ?? BUILTIN_CONFIGS });
+        const backend = await deps.backends.get(spec.model);
+        await backend.preflight?.();
+        const path = storePath(spec.outDir);
+        const store = openStore(path);
+        const existing = store.getRun(spec.run);
+        if (existing && existing.specHash !== spec.specHash) {
+          throw new InputError('name', `a run named ${spec.run} already exists in ${spec.outDir} with a different config`, 'choose another name (config `name` or name=...) or delete that folder');
+        }
+        const shards = planShards(spec);
+        const totalCells = shards.reduce((a, s) => a + s.cells, 0);
+        store.saveRun({ run: spec.run, task: spec.task, specHash: spec.specHash, spec, totalCells });
+        return {
+          run: spec.run,
+          task: spec.task,
+          model: modelLabel(spec),
+          specHash: spec.specHash,
+          outDir: spec.outDir,
+          storePath: path,
+          totalCells,
+          taskQueue: spec.execution.taskQueue,
+          shardsInFlight: spec.execution.shardsInFlight,
+          batchesInFlight: spec.execution.batchesInFlight,
+          heartbeatTimeoutMs: spec.execution.heartbeatTimeoutMs,
+          shards,
+        };
+      });
+    },
+
+    /** Score one batch (questions × all personas); resumes from the last heartbeat and skips stored cells. */
+    async runBatch(ref: BatchRef): Promise<{ cells: number; discarded: number }> {
+      return asTemporalFailure(async () => {
+        const spec = specFor(ref);
+        const backend = await deps.backends.get(spec.model);
+        const ctx = Context.current();
+        // Each queued model request listens on the cancellation signal: a batch has many.
+        setMaxListeners(0, ctx.cancellationSignal);
+        const resumed = activityInfo().heartbeatDetails as BatchProgress | undefined;
+        let last: BatchProgress = resumed ?? { next: 0 };
+        const beat = setInterval(() => heartbeat(last), deps.heartbeatEveryMs ?? 2000);
+        try {
+          const r = await runMmluBatch(
+            {
+              spec,
+              backend,
+              store: openStore(ref.storePath),
+              signal: ctx.cancellationSignal,
+              resumeFrom: last.next,
+              onProgress: (p) => {
+                last = p;
+                heartbeat(p);
+              },
+            },
+            { subject: ref.subject, start: ref.start, end: ref.end },
+          );
+          return { cells: r.cells, discarded: r.discarded };
+        } finally {
+          clearInterval(beat);
+        }
+      });
+    },
+
+    /** Re-read the store and write results.csv and metrics.json (idempotent). */
+    async reduceExperiment(input: { run: string; storePath: string; outDir: string }): Promise<ExperimentResult> {
+      return asTemporalFailure(async () => {
+        const store = openStore(input.storePath);
+        const rec = store.getRun(input.run);
+        if (!rec) throw new InputError('run', `run ${input.run} not found in ${input.storePath}`, 'plan the run first');
+        const spec = rec.spec as ExperimentSpec;
+        const cells = store.cells(input.run);
+        const { resultsCsv, metricsJson, metrics } = writeMmluReport(spec, cells);
+        return {
+          run: spec.run,
+          outDir: spec.outDir,
+          totalCells: rec.totalCells,
+          cells: cells.length,
+          discarded: metrics.discarded,
+          files: { resultsCsv, metricsJson },
+          personas: metrics.per_persona.map(({ persona, n, correct, accuracy, discarded }) => ({ persona, n, correct, accuracy, discarded })),
+        };
+      });
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+// Type-only surface for workflows: `proxyActivities<typeof activities>`.
+export declare const planExperiment: Activities['planExperiment'];
+export declare const runBatch: Activities['runBatch'];
+export declare const reduceExperiment: Activities['reduceExperiment'];
+
+/** Split the run into shards of batches; a batch is a few questions of one subject × all personas. */
+export function planShards(spec: ExperimentSpec): ShardPlan[] {
+  const batches: ShardPlan['batches'] = [];
+  for (const subject of spec.data.subjects) {
+    const n = Math.min(loadSubject(spec.data.path, subject, spec.data.split).length, spec.data.limit ?? Infinity);
+    for (let start = 0; start < n; start += spec.execution.questionsPerBatch) {
+      const end = Math.min(n, start + spec.execution.questionsPerBatch);
+      batches.push({ subject, start, end, cells: (end - start) * spec.personas.length });
+    }
+  }
+  const shards: ShardPlan[] = [];
+  for (let i = 0; i < batches.length; i += spec.execution.batchesPerShard) {
+    const part = batches.slice(i, i + spec.execution.batchesPerShard);
+    shards.push({ index: shards.length, batches: part, cells: part.reduce((a, b) => a + b.cells, 0) });
+  }
+  return shards;
+}
+
+/** Map domain errors to Temporal's retry semantics: bad input and rejected requests never retry. */
+async function asTemporalFailure<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const cause = err instanceof BatchFailure ? err.backendError : err;
+    if (cause instanceof InputError) throw ApplicationFailure.nonRetryable(cause.message, 'InvalidInput');
+    if (cause instanceof BackendError) {
+      switch (cause.kind) {
+        case 'fatal':
+          throw ApplicationFailure.nonRetryable(cause.message, 'BackendRejected');
+        case 'rate_limited':
+          throw ApplicationFailure.create({
+            message: cause.message,
+            type: 'RateLimited',
+            nextRetryDelay: (cause as BackendError & { retryAfterMs: number }).retryAfterMs,
+          });
+        case 'transient':
+          throw ApplicationFailure.retryable(cause.message, 'BackendUnavailable');
+      }
+    }
+    throw err;
+  }
+}

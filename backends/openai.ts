@@ -1,0 +1,302 @@
+/**
+ * Backend for OpenAI-compatible chat completion servers (OpenAI, vLLM, llama.cpp server, ...), SPEC §1.4 / §2.
+ *
+ * The SDK's own retries are off (`maxRetries: 0`): retrying belongs to Temporal, which decides from the error kind
+ * that `classifyError` assigns. Every request of a batch goes through the per-backend limiter.
+ */
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import { z } from 'zod';
+import { RequestLimiter } from './limiter.js';
+import {
+  BackendError,
+  FatalBackendError,
+  RateLimitedError,
+  TransientBackendError,
+  type Backend,
+  type GenerateRequest,
+  type GenerateResult,
+  type OptionScore,
+  type OptionScoreRequest,
+  type Outcome,
+  type PromptInput,
+} from './types.js';
+
+export interface OpenAIBackendOptions {
+  /** e.g. "https://api.openai.com/v1" or "http://localhost:8000/v1" */
+  baseURL: string;
+  model: string;
+  apiKey: string;
+  /** Max requests in flight. */
+  concurrency: number;
+  /** Max request starts per minute (spread evenly). */
+  rpm: number;
+  /** Per-request timeout in ms (integer), up to the response headers. */
+  timeoutMs: number;
+  /** `top_logprobs` asked for when scoring options (OpenAI allows at most 20). */
+  topLogprobs?: number;
+  /** Default temperature: scoring uses it (else 0); generation uses it when the request sets none. */
+  temperature?: number;
+  /** Default `max_tokens` for generation when the request sets none. */
+  maxTokens?: number;
+  /** Extra body fields for servers with extensions (e.g. vLLM `top_k`); they cannot override fields set here. */
+  extraBody?: Record<string, unknown>;
+}
+
+/** What an error message needs to say where it happened, and the secret it must never contain. */
+export interface ErrorContext {
+  baseURL: string;
+  model: string;
+  apiKey?: string;
+  timeoutMs?: number;
+}
+
+export const DEFAULT_RETRY_AFTER_MS = 10_000;
+
+export class OpenAIBackend implements Backend {
+  readonly id: string;
+  private readonly client: OpenAI;
+  private readonly limiter: RequestLimiter;
+  private readonly ctx: ErrorContext;
+
+  constructor(private readonly opts: OpenAIBackendOptions) {
+    if (!Number.isInteger(opts.timeoutMs) || opts.timeoutMs <= 0) {
+      throw new RangeError(`timeoutMs must be a positive integer, got ${opts.timeoutMs}`);
+    }
+    this.id = `openai:${opts.model}@${new URL(opts.baseURL).host}`;
+    this.ctx = { baseURL: opts.baseURL, model: opts.model, apiKey: opts.apiKey, timeoutMs: opts.timeoutMs };
+    this.client = new OpenAI({
+      baseURL: opts.baseURL,
+      apiKey: opts.apiKey,
+      maxRetries: 0,
+      timeout: opts.timeoutMs,
+    });
+    this.limiter = new RequestLimiter({ concurrency: opts.concurrency, rpm: opts.rpm });
+  }
+
+  scoreOptions(requests: OptionScoreRequest[], signal?: AbortSignal): Promise<Outcome<OptionScore>[]> {
+    return this.batch(requests, (r) => this.scoreOne(r, signal), signal);
+  }
+
+  generate(requests: GenerateRequest[], signal?: AbortSignal): Promise<Outcome<GenerateResult>[]> {
+    return this.batch(requests, (r) => this.generateOne(r, signal), signal);
+  }
+
+  async preflight(signal?: AbortSignal): Promise<void> {
+    try {
+      const body = await this.limiter.run(
+        () => this.chat({ messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, signal),
+        signal,
+      );
+      firstChoice(body, this.ctx);
+    } catch (err) {
+      signal?.throwIfAborted();
+      throw classifyError(err, this.ctx);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.limiter.close();
+  }
+
+  private async batch<R, T>(
+    requests: R[],
+    one: (r: R) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<Outcome<T>[]> {
+    const outcomes = await Promise.all(
+      requests.map((r) =>
+        this.limiter.run(() => one(r), signal).then(
+          (value): Outcome<T> => ({ ok: true, value }),
+          (err: unknown): Outcome<T> => ({ ok: false, error: classifyError(err, this.ctx) }),
+        ),
+      ),
+    );
+    // Cancellation is not a failure of individual requests: the caller asked to stop, so the whole call rejects.
+    signal?.throwIfAborted();
+    return outcomes;
+  }
+
+  private async scoreOne(r: OptionScoreRequest, signal?: AbortSignal): Promise<OptionScore> {
+    const body = await this.chat(
+      {
+        messages: toMessages(r.prompt),
+        max_tokens: 1,
+        logprobs: true,
+        top_logprobs: this.opts.topLogprobs ?? 20,
+        temperature: this.opts.temperature ?? 0,
+      },
+      signal,
+    );
+    const choice = firstChoice(body, this.ctx);
+    if (!('logprobs' in choice)) {
+      throw new FatalBackendError(
+        `${where(this.ctx)}: the server answered without any logprobs field, so it does not support logprobs; ` +
+          'use scoring mode `generate` for this server',
+      );
+    }
+    const parsed = Logprobs.safeParse(choice.logprobs);
+    if (!parsed.success) throw malformed(this.ctx, 'logprobs', parsed.error);
+    // The schema guarantees at least one content entry.
+    const top = parsed.data.content[0]!.top_logprobs;
+    return scoreFromTopLogprobs(r.options, top, choice.message.content ?? undefined);
+  }
+
+  private async generateOne(r: GenerateRequest, signal?: AbortSignal): Promise<GenerateResult> {
+    const body = await this.chat(
+      {
+        messages: toMessages(r.prompt),
+        max_tokens: r.maxTokens ?? this.opts.maxTokens,
+        // Undefined fields are dropped from the JSON, so with neither set the API default applies (as in the seed).
+        temperature: r.temperature ?? this.opts.temperature,
+        top_p: r.topP,
+        seed: r.seed,
+        stop: r.stop?.length ? r.stop : undefined,
+        // topK has no OpenAI equivalent; servers that accept it get it through `extraBody`.
+      },
+      signal,
+    );
+    return { text: firstChoice(body, this.ctx).message.content ?? '' };
+  }
+
+  /** Returns the body as `unknown`: compatible servers vary, so callers validate what they read. */
+  private chat(fields: Record<string, unknown>, signal?: AbortSignal): Promise<unknown> {
+    const params = { ...this.opts.extraBody, model: this.opts.model, ...fields };
+    return this.client.chat.completions.create(params as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, {
+      signal,
+    });
+  }
+}
+
+function toMessages(p: PromptInput): { role: 'system' | 'user'; content: string }[] {
+  // An empty system string means "no system message", like an absent one.
+  return [...(p.system ? [{ role: 'system' as const, content: p.system }] : []), { role: 'user', content: p.user }];
+}
+
+const Completion = z.object({
+  choices: z.array(z.looseObject({ message: z.object({ content: z.string().nullish() }) })).min(1),
+});
+const TopEntry = z.object({ token: z.string(), logprob: z.number() });
+const Logprobs = z.object({ content: z.array(z.object({ top_logprobs: z.array(TopEntry).min(1) })).min(1) });
+
+function firstChoice(body: unknown, ctx: ErrorContext) {
+  // The SDK hands back the raw text when the content-type is not JSON (e.g. a proxy's HTML error page).
+  if (typeof body === 'string') {
+    const head = body.length > 100 ? `${body.slice(0, 100)}…` : body;
+    const msg = `${where(ctx)}: malformed response body (not JSON: ${JSON.stringify(head)})`;
+    throw new TransientBackendError(redact(msg, ctx.apiKey));
+  }
+  const parsed = Completion.safeParse(body);
+  if (!parsed.success) throw malformed(ctx, 'body', parsed.error);
+  return parsed.data.choices[0]!;
+}
+
+function malformed(ctx: ErrorContext, what: string, err: z.ZodError): TransientBackendError {
+  const issue = err.issues[0];
+  const detail = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : err.message;
+  return new TransientBackendError(redact(`${where(ctx)}: malformed response ${what} (${detail})`, ctx.apiKey));
+}
+
+/**
+ * Log-probs of `options` from an API's top-logprobs list, matching tokens exactly. Options missing from the list get
+ * the smallest returned log-prob ('floor'); if none is present the score is still returned (all at the floor) and the
+ * caller decides to discard it.
+ */
+export function scoreFromTopLogprobs(
+  options: string[],
+  top: { token: string; logprob: number }[],
+  raw?: string,
+): OptionScore {
+  const floor = Math.min(...top.map((t) => t.logprob));
+  // Take the best match: servers can list the same text twice (distinct token ids that decode alike).
+  const found = options.map((o) => {
+    const hits = top.filter((t) => t.token === o).map((t) => t.logprob);
+    return hits.length ? Math.max(...hits) : undefined;
+  });
+  const absent = options.filter((_, i) => found[i] === undefined);
+  const logprobs = found.map((v) => v ?? floor);
+  return absent.length === 0
+    ? { logprobs, method: 'top_logprobs', absent, raw }
+    : { logprobs, method: 'top_logprobs_partial', absent, absentPolicy: 'floor', raw };
+}
+
+/**
+ * Maps anything a request can throw to a domain error: 429 → rate limited; 5xx, 408, timeouts, connection failures
+ * and malformed bodies → transient; other 4xx → fatal. Messages name the base URL and model, never the API key.
+ */
+export function classifyError(err: unknown, ctx: ErrorContext): BackendError {
+  if (err instanceof BackendError) return err;
+  const say = (s: string) => redact(`${where(ctx)}: ${s}`, ctx.apiKey);
+  if (err instanceof APIConnectionTimeoutError) {
+    return new TransientBackendError(say(`request timed out${ctx.timeoutMs ? ` after ${ctx.timeoutMs} ms` : ''}`));
+  }
+  if (err instanceof APIError && typeof err.status === 'number') {
+    const { status } = err;
+    const detail = serverMessage(err);
+    if (status === 429) {
+      // A quota error is sent as 429 too, but waiting does not refill a billing quota.
+      if (err.code === 'insufficient_quota' || err.type === 'insufficient_quota') {
+        return new FatalBackendError(say(`HTTP 429 insufficient_quota: ${detail}`), status);
+      }
+      const delay = parseRetryAfterMs(err.headers) ?? DEFAULT_RETRY_AFTER_MS;
+      return new RateLimitedError(say(`HTTP 429 rate limited: ${detail}`), delay);
+    }
+    if (status >= 500 || status === 408) return new TransientBackendError(say(`HTTP ${status}: ${detail}`));
+    return new FatalBackendError(say(`HTTP ${status}${err.code ? ` ${err.code}` : ''}: ${detail}`), status);
+  }
+  if (err instanceof APIConnectionError) return new TransientBackendError(say(`connection failed (${causes(err)})`));
+  // The SDK parses a JSON content-type with response.json(): a truncated or non-JSON body lands here.
+  if (err instanceof SyntaxError) return new TransientBackendError(say(`malformed response body (${err.message})`));
+  // Anything else escaped the SDK mid-I/O (e.g. the socket died while the body was read): retrying is the best bet.
+  return new TransientBackendError(say(`request failed (${causes(err)})`));
+}
+
+/**
+ * Delay requested by a 429: `retry-after-ms` (OpenAI), else `Retry-After` as seconds (possibly fractional) or as an
+ * HTTP date. Undefined when no usable header is present.
+ */
+export function parseRetryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
+  const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
+  if (Number.isFinite(ms) && ms >= 0) return Math.ceil(ms);
+  const value = headers?.get('retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.ceil(Number(value) * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function where(ctx: ErrorContext): string {
+  return `OpenAI-compatible backend (model "${ctx.model}" at ${safeURL(ctx.baseURL)})`;
+}
+
+/** The base URL without credentials or query string, which may hold secrets (e.g. `?api-key=`). */
+function safeURL(baseURL: string): string {
+  try {
+    const u = new URL(baseURL);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(invalid base URL)';
+  }
+}
+
+/** The server's own error message when it sent an OpenAI-shaped error, else the SDK's text; bounded for HTML pages. */
+function serverMessage(err: APIError): string {
+  const body = err.error as { message?: unknown } | undefined;
+  const text = typeof body?.message === 'string' ? body.message : err.message.replace(/^\d{3}\s*/, '');
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
+}
+
+/** "fetch failed <- other side closed [UND_ERR_SOCKET]": the cause chain is where undici says what went wrong. */
+function causes(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err, depth = 0; e != null && depth < 5; depth++) {
+    const { message, code, cause } = e as { message?: unknown; code?: unknown; cause?: unknown };
+    parts.push(`${typeof message === 'string' ? message : String(e)}${typeof code === 'string' ? ` [${code}]` : ''}`);
+    e = cause;
+  }
+  return parts.join(' <- ');
+}
+
+/** Short placeholders ("EMPTY", "x") are not secrets, and replacing them would garble the message. */
+function redact(message: string, apiKey: string | undefined): string {
+  return apiKey && apiKey.length >= 8 ? message.split(apiKey).join('***') : message;
+}

@@ -1,0 +1,94 @@
+/** `rolyplay run <config> [key=value ...]` */
+import { dirname, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import { loadExperiment, readConfigFile } from '../../experiment/load.js';
+import { connectCluster } from '../connect.js';
+import { queryProgress, startOrAttach, workflowIdFor } from '../runs.js';
+import { createWorkers, runWorkers } from '../../workers/index.js';
+import { printPersonaTable } from '../table.js';
+import type { ExperimentResult } from '../../workflows/types.js';
+
+export async function runCommand(configFile: string, overrides: string[], opts: { worker: boolean; headless?: boolean; detach?: boolean }): Promise<void> {
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  // Validate locally first: a bad config fails in milliseconds, before any server starts.
+  const spec = loadExperiment(configFile, overrides);
+  const raw = readConfigFile(configFile);
+  const cluster = await connectCluster({ outDir: spec.outDir, headless: opts.headless ?? false, log });
+  const local = cluster.devServer !== undefined;
+  const stopWorkers = new AbortController();
+  let workersDone: Promise<void> = Promise.resolve();
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log('\ninterrupted: stopping (the run stays in the Temporal db; `rolyplay run` again resumes it)');
+    stopWorkers.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    if (opts.worker && (local || process.env.TEMPORAL_ADDRESS)) {
+      const { workers } = await createWorkers({ connection: await cluster.workerConnection(), namespace: cluster.namespace });
+      workersDone = runWorkers(workers, stopWorkers.signal);
+      workersDone.catch((err) => {
+        log(`worker stopped: ${(err as Error).message}`);
+        stopWorkers.abort();
+      });
+    }
+    const { handle, attached } = await startOrAttach(cluster.client, spec, {
+      config: raw,
+      overrides,
+      baseDir: dirname(resolve(configFile)),
+    });
+    log(`${attached ? 'attached to' : 'started'} run ${spec.run} (workflow ${workflowIdFor(spec.run)}) → ${spec.outDir}`);
+    if (opts.detach) return;
+    const result = await followRun(handle, stopWorkers.signal);
+    if (!result) return;
+    printPersonaTable(result.personas);
+    log(`\n${result.cells} cells (${result.discarded} discarded) of ${result.totalCells}`);
+    log(`results: ${result.files.resultsCsv}\nmetrics: ${result.files.metricsJson}`);
+  } finally {
+    stopWorkers.abort();
+    await workersDone.catch(() => undefined);
+    process.off('SIGINT', onSigint);
+    await cluster.close();
+  }
+}
+
+/** Show a progress bar from the `progress` query until the workflow ends (or we are interrupted). */
+async function followRun(handle: Awaited<ReturnType<typeof startOrAttach>>['handle'], signal: AbortSignal): Promise<ExperimentResult | undefined> {
+  const bar = new cliProgress.SingleBar(
+    { format: ' {bar} {value}/{total} cells | {rate} cells/s | ETA {eta_formatted} | {phase}', hideCursor: true, etaBuffer: 50 },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  let last = { t: Date.now(), done: 0, rate: 0 };
+  const result = handle.result();
+  let finished = false;
+  result.then(() => (finished = true), () => (finished = true));
+  while (!finished && !signal.aborted) {
+    const p = await queryProgress(handle);
+    if (p && p.total > 0) {
+      if (!started) {
+        bar.start(p.total, p.done, { rate: '-', phase: p.phase });
+        started = true;
+        last = { t: Date.now(), done: p.done, rate: 0 };
+      }
+      const now = Date.now();
+      if (now - last.t >= 1000) {
+        last = { t: now, done: p.done, rate: (p.done - last.done) / ((now - last.t) / 1000) };
+      }
+      bar.update(p.done, { rate: last.rate.toFixed(1), phase: p.phase });
+    }
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
+  }
+  if (signal.aborted && !finished) {
+    if (started) bar.stop();
+    return undefined;
+  }
+  const r = await result;
+  if (started) {
+    bar.update(r.cells, { phase: 'done' });
+    bar.stop();
+  }
+  return r;
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/** `rolyplay`: run persona experiments on Temporal, serve workers, read results. */
+import { Command, Option } from 'commander';
+import { runCommand } from './commands/run.js';
+import { workerCommand } from './commands/worker.js';
+import { statusCommand, resultsCommand } from './commands/results.js';
+import { InputError } from '../experiment/errors.js';
+
+const program = new Command()
+  .name('rolyplay')
+  .description('In-context impersonation experiments (persona × item sweeps) as durable Temporal workflows')
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('start a run, or attach to it if it is already running, and show its progress')
+  .argument('<config>', 'experiment YAML file, e.g. configs/mmlu-demo.yaml')
+  .argument('[overrides...]', 'key=value overrides, e.g. data.subjects=[abstract_algebra] data.limit=8')
+  .option('--no-worker', 'do not run an in-process worker (use the cluster\'s workers)')
+  .option('--headless', 'local dev server without the web UI')
+  .option('--detach', 'start the run and return without waiting')
+  .action(async (config: string, overrides: string[], opts) => runCommand(config, overrides, opts));
+
+program
+  .command('worker')
+  .description('run a long-lived worker against $TEMPORAL_ADDRESS (an external cluster)')
+  .option('--task-queue <queues>', 'comma-separated task queues', 'rolyplay,rolyplay-llm-local')
+  .option('--concurrency <n>', 'activity slots on the default queue', (v) => positiveInt(v, '--concurrency'), 16)
+  .option('--local-concurrency <n>', 'activity slots on the local-model queue (what the GPU holds)', (v) => positiveInt(v, '--local-concurrency'), 1)
+  .action(async (opts) => workerCommand(opts));
+
+program
+  .command('status')
+  .description('progress of a run: cells done / total, from its result store and (if reachable) its workflow')
+  .argument('<run>', 'run name (folder under --output) or a run folder')
+  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
+  .action(async (run: string, opts) => statusCommand(run, opts));
+
+program
+  .command('results')
+  .description('per-persona results of a run')
+  .argument('<run>', 'run name (folder under --output) or a run folder')
+  .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
+  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
+  .action(async (run: string, opts) => resultsCommand(run, opts));
+
+function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InputError(flag, `"${v}" is not a positive integer`, `pass e.g. ${flag} 4`);
+  return n;
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof InputError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
+

@@ -1,0 +1,66 @@
+/** Starting or attaching to an experiment run, and reading its state. */
+import { WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { experimentWorkflow, progressQuery, type Progress } from '../workflows/index.js';
+import type { ExperimentInput, ExperimentResult } from '../workflows/types.js';
+import type { ExperimentSpec } from '../experiment/load.js';
+import { DEFAULT_TASK_QUEUE } from '../experiment/load.js';
+import { InputError } from '../experiment/errors.js';
+import { openStore, storePath } from '../store/results.js';
+import { existsSync } from 'node:fs';
+
+export function workflowIdFor(run: string): string {
+  return `rolyplay-${run}`;
+}
+
+/** Start the run, or attach to the one already running under the same deterministic id. */
+export async function startOrAttach(
+  client: Client,
+  spec: ExperimentSpec,
+  input: ExperimentInput,
+  taskQueue = DEFAULT_TASK_QUEUE,
+): Promise<{ handle: WorkflowHandle<typeof experimentWorkflow>; attached: boolean }> {
+  const path = storePath(spec.outDir);
+  if (existsSync(path)) {
+    const rec = openStore(path).getRun(spec.run);
+    if (rec && rec.specHash !== spec.specHash) {
+      throw new InputError('name', `run ${spec.run} in ${spec.outDir} was started with a different config`, 'give this experiment another name (name=...) or delete that folder');
+    }
+  }
+  const workflowId = workflowIdFor(spec.run);
+  const attached = (await runStatus(client, workflowId)) === 'RUNNING';
+  const handle = await client.workflow.start(experimentWorkflow, {
+    workflowId,
+    taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    staticSummary: `${spec.task} · ${spec.run} · ${spec.personas.length} personas × ${spec.data.subjects.length} subjects`,
+    staticDetails: [
+      `**Run** ${spec.run}`,
+      `**Task** ${spec.task} (${spec.data.split}, ${spec.data.subjects.length} subjects${spec.data.limit ? `, first ${spec.data.limit} questions each` : ''})`,
+      `**Personas** ${spec.personas.length}: ${spec.personas.slice(0, 8).join(', ')}${spec.personas.length > 8 ? ', …' : ''}`,
+      `**Template** ${spec.template.name} · **format** ${spec.format} · **scoring** ${spec.scoring.mode}`,
+      `**Output** ${spec.outDir}`,
+    ].join('\n\n'),
+  });
+  return { handle, attached };
+}
+
+/** Status name of the latest execution of a workflow id, or undefined if there is none. */
+export async function runStatus(client: Client, workflowId: string): Promise<string | undefined> {
+  try {
+    return (await client.workflow.getHandle(workflowId).describe()).status.name;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+export async function queryProgress(handle: WorkflowHandle): Promise<Progress | undefined> {
+  try {
+    return await handle.query(progressQuery);
+  } catch {
+    return undefined; // not started yet, or no worker to answer: the caller keeps polling
+  }
+}
+
+export type { ExperimentResult };

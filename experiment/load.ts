@@ -1,0 +1,253 @@
+/**
+ * Config loading: YAML file → overrides → zod validation → resolved ExperimentSpec (persona sets and templates
+ * read from data files, paths made absolute, secrets left out). Every error is an InputError naming file, field, fix.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { InputError } from './errors.js';
+import { applyOverrides, isPlainObject } from './overrides.js';
+import { ExperimentConfig, type ExperimentConfigParsed, type ModelSpec, PersonaSetRef, TemplateRef } from './schema.js';
+import { MMLU_SUBJECTS, expertPersonaFor } from '../tasks/mmlu/categories.js';
+import { type MmluTemplate, placeholders } from '../tasks/mmlu/prompts.js';
+import { checkMmluData, type MmluSplit } from '../tasks/mmlu/data.js';
+import type { PromptFormat } from '../prompts/formats.js';
+
+/** The configs/ folder shipped with the package (persona sets, templates, example experiments). */
+export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+export const BUILTIN_CONFIGS = join(PACKAGE_ROOT, 'configs');
+
+/** The folder with package.json above this module (the same from src via vitest and from dist/). */
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'configs'))) return dir;
+    if (dirname(dir) === dir) return resolve(from, '..');
+  }
+}
+
+export interface MmluSpec {
+  task: 'mmlu';
+  run: string;
+  /** Hash of everything that changes results (not execution or output settings). */
+  specHash: string;
+  data: { path: string; split: MmluSplit; subjects: string[]; limit?: number };
+  personas: string[];
+  groups: { neutral: string[] };
+  template: MmluTemplate;
+  format: PromptFormat;
+  scoring: { mode: 'logits' | 'generate'; maxTries: number; maxTokens?: number; temperature?: number };
+  model: ModelSpec;
+  execution: {
+    questionsPerBatch: number;
+    batchesPerShard: number;
+    shardsInFlight: number;
+    batchesInFlight: number;
+    heartbeatTimeoutMs: number;
+    taskQueue: string;
+  };
+  outDir: string;
+}
+export type ExperimentSpec = MmluSpec;
+
+export const DEFAULT_TASK_QUEUE = 'rolyplay';
+export const LOCAL_LLM_TASK_QUEUE = 'rolyplay-llm-local';
+
+export function readConfigFile(file: string): unknown {
+  if (!existsSync(file)) {
+    throw new InputError('config', `file ${file} does not exist`, 'pass the path of a YAML file, e.g. configs/mmlu-demo.yaml', file);
+  }
+  try {
+    return parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const e = err as YAMLParseError;
+    const where = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+    throw new InputError('(yaml)', `malformed YAML${where}: ${e.message.split('\n')[0]}`, 'fix the YAML syntax', file);
+  }
+}
+
+export interface LoadOptions {
+  /** Where the raw config came from, for messages and for resolving relative paths. */
+  file?: string;
+  baseDir?: string;
+  configsDir?: string;
+}
+
+/** Validate a raw config (parsed YAML or workflow JSON input) and resolve it into a spec. */
+export function resolveConfig(raw: unknown, overrides: string[] = [], opts: LoadOptions = {}): ExperimentSpec {
+  const withOverrides = applyOverrides(raw, overrides);
+  const parsed = ExperimentConfig.safeParse(withOverrides);
+  if (!parsed.success) throw zodToInputError(parsed.error, opts.file);
+  return resolveParsed(parsed.data, opts);
+}
+
+export function loadExperiment(file: string, overrides: string[] = [], configsDir = BUILTIN_CONFIGS): ExperimentSpec {
+  return resolveConfig(readConfigFile(file), overrides, { file, baseDir: dirname(resolve(file)), configsDir });
+}
+
+function zodToInputError(error: z.ZodError, file?: string): InputError {
+  const issue = error.issues[0] as z.core.$ZodIssue;
+  const field = issue.path.length ? issue.path.join('.') : '(top level)';
+  let fix = 'see the config reference in README.md';
+  if (issue.code === 'unrecognized_keys') fix = `remove or rename ${issue.keys.join(', ')}`;
+  else if (issue.code === 'invalid_value' && 'values' in issue) fix = `use one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  else if (issue.code === 'invalid_union' && field === 'model') fix = 'set model.backend to "openai" or "onnx"';
+  else if (issue.code === 'invalid_type' && issue.input === undefined) fix = `add ${field}`;
+  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
+  return new InputError(field, issue.message + more, fix, file);
+}
+
+function resolveParsed(cfg: ExperimentConfigParsed, opts: LoadOptions): ExperimentSpec {
+  const baseDir = opts.baseDir ?? process.cwd();
+  const configsDir = opts.configsDir ?? BUILTIN_CONFIGS;
+  const file = opts.file;
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+
+  const subjects = cfg.data.subjects === 'all' ? [...MMLU_SUBJECTS] : cfg.data.subjects;
+  const unknown = subjects.filter((s) => !(MMLU_SUBJECTS as readonly string[]).includes(s));
+  if (unknown.length > 0) {
+    throw new InputError('data.subjects', `unknown MMLU subject(s) ${unknown.join(', ')}`, `use names like ${MMLU_SUBJECTS.slice(0, 3).join(', ')} (57 in all), or "all"`, file);
+  }
+  const dataPath = abs(cfg.data.path);
+  try {
+    checkMmluData(dataPath, subjects, cfg.data.split);
+  } catch (err) {
+    if (err instanceof InputError) throw new InputError(err.field, err.problem, err.fix, file);
+    throw err;
+  }
+
+  const personas = unique(cfg.personas.flatMap((ref, i) => loadPersonaSet(ref, `personas.${i}`, configsDir, baseDir, file)));
+  const neutral = unique(cfg.groups.neutral.flatMap((ref, i) => loadPersonaSet(ref, `groups.neutral.${i}`, configsDir, baseDir, file)));
+  const template = loadTemplate(cfg.template, configsDir, baseDir, file);
+
+  const scoring = {
+    mode: cfg.scoring.mode,
+    maxTries: cfg.scoring.max_tries,
+    ...(cfg.scoring.max_tokens !== undefined ? { maxTokens: cfg.scoring.max_tokens } : template.maxTokens !== undefined ? { maxTokens: template.maxTokens } : {}),
+    ...(cfg.scoring.temperature !== undefined ? { temperature: cfg.scoring.temperature } : {}),
+  };
+  const model: ModelSpec = cfg.model.backend === 'onnx' && !looksLikeHubId(cfg.model.path) ? { ...cfg.model, path: abs(cfg.model.path) } : cfg.model;
+  const results = {
+    task: cfg.task,
+    data: { path: dataPath, split: cfg.data.split, subjects, ...(cfg.data.limit ? { limit: cfg.data.limit } : {}) },
+    personas,
+    groups: { neutral },
+    template: { name: template.name, separator: template.separator, text: template.text, ...(template.noPersona ? { noPersona: template.noPersona } : {}) },
+    format: cfg.format,
+    scoring,
+    model,
+  };
+  const specHash = hashOf({ ...results, data: { ...results.data, path: undefined } });
+  const run = cfg.name ?? `mmlu-${specHash.slice(0, 10)}`;
+  return {
+    ...results,
+    run,
+    specHash,
+    execution: {
+      questionsPerBatch: cfg.execution.questions_per_batch,
+      batchesPerShard: cfg.execution.batches_per_shard,
+      shardsInFlight: cfg.execution.shards_in_flight,
+      batchesInFlight: cfg.execution.batches_in_flight,
+      heartbeatTimeoutMs: Math.round(cfg.execution.heartbeat_s * 1000),
+      taskQueue: cfg.execution.task_queue ?? (cfg.model.backend === 'onnx' ? LOCAL_LLM_TASK_QUEUE : DEFAULT_TASK_QUEUE),
+    },
+    outDir: join(abs(cfg.output.dir), run),
+  };
+}
+
+function looksLikeHubId(p: string): boolean {
+  return /^[\w.-]+\/[\w.-]+$/.test(p) && !existsSync(p) && !p.startsWith('.');
+}
+
+function loadPersonaSet(ref: z.output<typeof PersonaSetRef>, field: string, configsDir: string, baseDir: string, file?: string): string[] {
+  if (typeof ref !== 'string') return ref.personas;
+  const path = findDataFile(ref, 'personas', configsDir, baseDir);
+  if (!path) {
+    throw new InputError(field, `unknown persona set "${ref}"`, `use a file name from ${join(configsDir, 'personas')} (${listYaml(join(configsDir, 'personas'))}), a path to a YAML file, or an inline {name, personas: [...]}`, file);
+  }
+  const data = readConfigFile(path);
+  const parsed = z.object({ name: z.string().optional(), personas: z.array(z.string().min(1)).min(1) }).safeParse(data);
+  if (!parsed.success) throw new InputError('personas', 'a persona set file needs a non-empty list `personas` of strings', 'fix the file', path);
+  return parsed.data.personas;
+}
+
+interface LoadedTemplate extends MmluTemplate {
+  maxTokens?: number;
+}
+
+function loadTemplate(ref: z.output<typeof TemplateRef>, configsDir: string, baseDir: string, file?: string): LoadedTemplate {
+  let raw: unknown = ref;
+  let where = file;
+  let field = 'template';
+  if (typeof ref === 'string') {
+    const path = findDataFile(ref, 'templates', configsDir, baseDir);
+    if (!path) {
+      throw new InputError('template', `unknown template "${ref}"`, `use a file name from ${join(configsDir, 'templates')} (${listYaml(join(configsDir, 'templates'))}), a path, or inline {text: ...}`, file);
+    }
+    raw = readConfigFile(path);
+    where = path;
+    field = '(template file)';
+  }
+  const parsed = z
+    .object({
+      name: z.string().default('inline'),
+      task: z.string().optional(),
+      text: z.string().min(1),
+      no_persona: z.string().optional(),
+      separator: z.string().default(': '),
+      generation: z.object({ max_tokens: z.number().int().positive().optional() }).optional(),
+      description: z.string().optional(),
+    })
+    .safeParse(raw);
+  if (!parsed.success) throw zodToInputError(parsed.error, where);
+  const t = parsed.data;
+  const check = (text: string, key: string, need: string[], forbid: string[]) => {
+    const used = placeholders(text);
+    const missing = need.filter((p) => !used.includes(p));
+    const unknown = used.filter((p) => !['context', 'character', 'task'].includes(p) || forbid.includes(p));
+    if (missing.length) throw new InputError(`${field === 'template' ? 'template.' : ''}${key}`, `the template has no ${missing.map((m) => `{${m}}`).join(' or ')} placeholder`, `put ${missing.map((m) => `{${m}}`).join(' and ')} where the ${missing.map((m) => (m === 'context' ? 'question' : 'persona')).join(' and ')} go(es); write literal braces as {{ and }}`, where);
+    if (unknown.length) throw new InputError(`${field === 'template' ? 'template.' : ''}${key}`, `unknown placeholder(s) ${unknown.map((m) => `{${m}}`).join(', ')}`, 'use only {context}, {character} and {task}; write literal braces as {{ and }}', where);
+  };
+  check(t.text, 'text', ['context', 'character'], []);
+  if (t.no_persona !== undefined) check(t.no_persona, 'no_persona', ['context'], ['character']);
+  return {
+    name: t.name,
+    separator: t.separator,
+    text: t.text,
+    ...(t.no_persona !== undefined ? { noPersona: t.no_persona } : {}),
+    ...(t.generation?.max_tokens ? { maxTokens: t.generation.max_tokens } : {}),
+  };
+}
+
+function findDataFile(ref: string, kind: 'personas' | 'templates', configsDir: string, baseDir: string): string | undefined {
+  const candidates = ref.endsWith('.yaml') || ref.endsWith('.yml') ? [resolve(baseDir, ref), resolve(ref)] : [join(configsDir, kind, `${ref}.yaml`), join(baseDir, kind, `${ref}.yaml`)];
+  return candidates.find((c) => existsSync(c));
+}
+
+function listYaml(dir: string): string {
+  if (!existsSync(dir)) return 'none found';
+  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => f.replace(/\.yaml$/, '')).sort().join(', ');
+}
+
+function unique(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
+
+/** Stable hash of a JSON value (object keys sorted). */
+export function hashOf(value: unknown): string {
+  return createHash('sha256').update(stableStringify(value)).digest('hex');
+}
+
+export function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (isPlainObject(value)) {
+    return `{${Object.keys(value)
+      .filter((k) => value[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableStringify(value[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

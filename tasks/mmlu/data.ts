@@ -1,0 +1,89 @@
+/**
+ * MMLU items from the Hendrycks CSV layout: `<root>/<split>/<subject>_<split>.csv`, no header,
+ * columns question,A,B,C,D,answer (SPEC §2). Fields are kept exactly as written.
+ *
+ * One knowing divergence from the seed: lukaemon/mmlu parses with pandas, which turns the 10 test-split option
+ * cells that read exactly "None" into NaN. We keep the literal text "None" (what the question means).
+ */
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { InputError } from '../../experiment/errors.js';
+
+export const MMLU_SPLITS = ['test', 'val', 'dev'] as const;
+export type MmluSplit = (typeof MMLU_SPLITS)[number];
+export const OPTION_LETTERS = ['A', 'B', 'C', 'D'] as const;
+
+export interface MmluRow {
+  input: string;
+  A: string;
+  B: string;
+  C: string;
+  D: string;
+  target: string;
+}
+
+export interface MmluItem {
+  subject: string;
+  split: MmluSplit;
+  index: number;
+  row: MmluRow;
+  /** Index of the right answer in A..D. */
+  label: number;
+}
+
+export function mmluItemId(subject: string, split: string, index: number): string {
+  return `${subject}/${split}/${index}`;
+}
+
+export function subjectFile(root: string, subject: string, split: MmluSplit): string {
+  return join(root, split, `${subject}_${split}.csv`);
+}
+
+/** Checks the data folder and that every subject has a file; throws an InputError naming the fix. */
+export function checkMmluData(root: string, subjects: string[], split: MmluSplit, field = 'data.path'): void {
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    throw new InputError(
+      field,
+      `MMLU data folder ${root} does not exist`,
+      `point ${field} at a folder with ${split}/<subject>_${split}.csv files (e.g. ../shared/data/mmlu)`,
+    );
+  }
+  const missing = subjects.filter((s) => !existsSync(subjectFile(root, s, split)));
+  if (missing.length > 0) {
+    throw new InputError(
+      'data.subjects',
+      `no ${split} file for ${missing.join(', ')} in ${join(root, split)}`,
+      'use MMLU subject names with underscores (e.g. abstract_algebra), or check the data folder',
+    );
+  }
+}
+
+const cache = new Map<string, MmluItem[]>();
+
+/** All items of one subject and split, in file order (cached per process: activities re-read them per batch). */
+export function loadSubject(root: string, subject: string, split: MmluSplit): MmluItem[] {
+  const file = subjectFile(root, subject, split);
+  const hit = cache.get(file);
+  if (hit) return hit;
+  let records: string[][];
+  try {
+    records = parse(readFileSync(file, 'utf8'), { relax_column_count: true, bom: true }) as string[][];
+  } catch (err) {
+    throw new InputError('data.path', `cannot read ${file}: ${(err as Error).message}`, 'check that the file is a Hendrycks MMLU CSV');
+  }
+  const items = records.map((rec, index): MmluItem => {
+    const [input, A, B, C, D, target] = rec;
+    const label = OPTION_LETTERS.indexOf(target as (typeof OPTION_LETTERS)[number]);
+    if (rec.length !== 6 || input === undefined || A === undefined || B === undefined || C === undefined || D === undefined || label < 0) {
+      throw new InputError(
+        'data.path',
+        `${file} row ${index + 1} has ${rec.length} fields (answer ${JSON.stringify(target)})`,
+        'each row needs question,A,B,C,D,answer with answer in A-D, and no header row',
+      );
+    }
+    return { subject, split, index, row: { input, A, B, C, D, target: target as string }, label };
+  });
+  cache.set(file, items);
+  return items;
+}

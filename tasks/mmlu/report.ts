@@ -1,0 +1,106 @@
+/** Reduce an MMLU run's stored cells into results.csv and metrics.json (per persona × subject, plus the paper's
+ * expert analysis). Re-reads the store by key, so running it twice gives the same files. */
+import { writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import type { CellResult } from '../../store/results.js';
+import type { MmluSpec } from '../../experiment/load.js';
+import { analyzeExperts, personaSubjectMetrics, type ExpertAnalysis, type PersonaSubjectMetrics } from './analysis.js';
+import { expertPersonaFor } from './categories.js';
+import { OPTION_LETTERS } from './data.js';
+import { wilsonCi95, type Interval } from '../../stats/intervals.js';
+
+export interface PersonaTotal {
+  persona: string;
+  n: number;
+  correct: number;
+  accuracy: number | null;
+  ci95: Interval | null;
+  discarded: number;
+}
+
+export interface MmluMetrics {
+  run: string;
+  task: 'mmlu';
+  model: string;
+  template: string;
+  format: string;
+  scoring: string;
+  split: string;
+  subjects: string[];
+  personas: string[];
+  cells: number;
+  discarded: number;
+  per_persona: PersonaTotal[];
+  per_persona_subject: PersonaSubjectMetrics[];
+  expert_analysis: ExpertAnalysis;
+}
+
+export const RESULTS_COLUMNS = [
+  'run', 'persona', 'subject', 'item', 'item_index', 'label', 'prediction', 'correct', 'discarded', 'method',
+  'logprob_A', 'logprob_B', 'logprob_C', 'logprob_D', 'absent', 'attempts', 'raw_text', 'prompt_hash', 'backend',
+] as const;
+
+export function mmluMetrics(spec: MmluSpec, cells: CellResult[]): MmluMetrics {
+  const rows = cells.map((c) => ({ persona: c.persona, subject: c.subject, correct: c.correct }));
+  const perPersonaSubject = personaSubjectMetrics(rows);
+  const present = new Set(cells.map((c) => c.persona));
+  // A persona is a task expert only if it is in the run; the analysis ignores subjects without one.
+  const experts = new Map(spec.data.subjects.map((s) => [s, expertPersonaFor(s)] as const).filter(([, p]) => present.has(p)));
+  const analysis = analyzeExperts(
+    perPersonaSubject.map(({ persona, subject, n, correct }) => ({ persona, subject, n, correct })),
+    { experts, neutral: spec.groups.neutral.filter((p) => present.has(p) && ![...experts.values()].includes(p)) },
+  );
+  const perPersona = spec.personas.map((persona): PersonaTotal => {
+    const mine = perPersonaSubject.filter((m) => m.persona === persona);
+    const n = mine.reduce((a, m) => a + m.n, 0);
+    const correct = mine.reduce((a, m) => a + m.correct, 0);
+    return { persona, n, correct, accuracy: n ? correct / n : null, ci95: wilsonCi95(correct, n), discarded: mine.reduce((a, m) => a + m.discarded, 0) };
+  });
+  return {
+    run: spec.run,
+    task: 'mmlu',
+    model: modelLabel(spec),
+    template: spec.template.name,
+    format: spec.format,
+    scoring: spec.scoring.mode,
+    split: spec.data.split,
+    subjects: spec.data.subjects,
+    personas: spec.personas,
+    cells: cells.length,
+    discarded: cells.filter((c) => c.discarded).length,
+    per_persona: perPersona,
+    per_persona_subject: perPersonaSubject,
+    expert_analysis: analysis,
+  };
+}
+
+export function modelLabel(spec: MmluSpec): string {
+  return spec.model.backend === 'openai' ? `openai:${spec.model.model}` : `onnx:${spec.model.path.split('/').filter(Boolean).pop()}`;
+}
+
+export function resultsCsv(cells: CellResult[]): string {
+  const records = cells.map((c) => [
+    c.run, c.persona, c.subject, c.item, c.itemIndex, OPTION_LETTERS[c.label], c.prediction === null ? '' : OPTION_LETTERS[c.prediction],
+    c.correct === null ? '' : c.correct ? 1 : 0, c.discarded ? 1 : 0, c.method,
+    ...[0, 1, 2, 3].map((i) => (c.logprobs ? c.logprobs[i] : '')),
+    c.absent.join(' '), c.attempts, c.rawText ?? '', c.promptHash, c.backend,
+  ]);
+  return stringify(records, { header: true, columns: [...RESULTS_COLUMNS] });
+}
+
+/** Write atomically (tmp + rename) so a reader never sees half a file. */
+export function writeFileAtomic(path: string, data: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+export function writeMmluReport(spec: MmluSpec, cells: CellResult[]): { resultsCsv: string; metricsJson: string; metrics: MmluMetrics } {
+  mkdirSync(spec.outDir, { recursive: true });
+  const metrics = mmluMetrics(spec, cells);
+  const files = { resultsCsv: join(spec.outDir, 'results.csv'), metricsJson: join(spec.outDir, 'metrics.json') };
+  writeFileAtomic(files.resultsCsv, resultsCsv(cells));
+  writeFileAtomic(files.metricsJson, JSON.stringify(metrics, null, 2) + '\n');
+  return { ...files, metrics };
+}

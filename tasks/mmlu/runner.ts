@@ -1,0 +1,174 @@
+/**
+ * Scores one batch of MMLU questions for every persona and upserts the cells. Plain TypeScript: the Temporal
+ * activity wraps it (heartbeats, retries) and the benchmark calls it directly.
+ */
+import { createHash } from 'node:crypto';
+import type { Backend, BackendError, Outcome, PromptInput } from '../../backends/types.js';
+import { formatPrompt } from '../../prompts/formats.js';
+import { argmax, exactOption, softmax } from '../../scoring/options.js';
+import type { CellResult, ResultStore } from '../../store/results.js';
+import { cellKey } from '../../store/results.js';
+import type { MmluSpec } from '../../experiment/load.js';
+import { loadSubject, mmluItemId, OPTION_LETTERS, type MmluItem } from './data.js';
+import { renderMmluPrompt } from './prompts.js';
+
+export interface MmluBatch {
+  subject: string;
+  /** First and one-past-last question index in the subject's split. */
+  start: number;
+  end: number;
+}
+
+export interface BatchProgress {
+  /** Index (within the batch) of the next question to score. */
+  next: number;
+}
+
+export interface BatchContext {
+  spec: MmluSpec;
+  backend: Backend;
+  store: ResultStore;
+  signal?: AbortSignal;
+  /** Called after each question's cells are stored (the activity heartbeats it). */
+  onProgress?: (p: BatchProgress) => void;
+  /** Question index to resume from (from the last heartbeat). */
+  resumeFrom?: number;
+}
+
+export interface BatchResult {
+  /** Cells of this batch now in the store (idempotent: retries do not change it). */
+  cells: number;
+  discarded: number;
+  /** Cells this attempt scored (the rest were already stored). */
+  scoredNow: number;
+}
+
+/** Throws the most decisive of several backend errors: fatal > rate-limited (longest wait) > transient. */
+export class BatchFailure extends Error {
+  constructor(readonly backendError: BackendError, readonly stored: number) {
+    super(backendError.message);
+    this.name = 'BatchFailure';
+  }
+}
+
+export function mmluPrompt(spec: MmluSpec, item: MmluItem, persona: string): PromptInput {
+  const user = renderMmluPrompt(spec.template, item, persona);
+  return { user, text: formatPrompt(spec.format, { user }) };
+}
+
+export function promptHash(p: PromptInput): string {
+  return createHash('sha256').update(p.text).digest('hex');
+}
+
+export function batchItems(spec: MmluSpec, batch: MmluBatch): MmluItem[] {
+  return loadSubject(spec.data.path, batch.subject, spec.data.split).slice(batch.start, batch.end);
+}
+
+export async function runMmluBatch(ctx: BatchContext, batch: MmluBatch): Promise<BatchResult> {
+  const { spec, backend, store } = ctx;
+  const items = batchItems(spec, batch);
+  const ids = items.map((it) => mmluItemId(it.subject, it.split, it.index));
+  const done = store.doneKeys(spec.run, 'mmlu', ids);
+  let scoredNow = 0;
+  for (let q = ctx.resumeFrom ?? 0; q < items.length; q++) {
+    const item = items[q] as MmluItem;
+    const id = ids[q] as string;
+    const todo = spec.personas.filter((p) => !done.has(cellKey(p, id)));
+    if (todo.length > 0) {
+      const prompts = todo.map((p) => mmluPrompt(spec, item, p));
+      const outcomes =
+        spec.scoring.mode === 'logits'
+          ? await scoreByLogits(ctx, prompts)
+          : await Promise.all(prompts.map((p) => scoreByGeneration(ctx, p)));
+      const cells: CellResult[] = [];
+      const errors: BackendError[] = [];
+      outcomes.forEach((o, i) => {
+        if (!o.ok) return void errors.push(o.error);
+        cells.push({
+          run: spec.run,
+          task: 'mmlu',
+          persona: todo[i] as string,
+          item: id,
+          sample: 0,
+          subject: item.subject,
+          itemIndex: item.index,
+          label: item.label,
+          promptHash: promptHash(prompts[i] as PromptInput),
+          backend: backend.id,
+          ...o.value,
+          correct: o.value.prediction === null ? null : o.value.prediction === item.label,
+        });
+      });
+      store.upsertCells(cells);
+      scoredNow += cells.length;
+      if (errors.length > 0) throw new BatchFailure(worstError(errors), scoredNow);
+    }
+    ctx.onProgress?.({ next: q + 1 });
+  }
+  return { ...summarise(store, spec, ids), scoredNow };
+}
+
+type Scored = Pick<CellResult, 'method' | 'logprobs' | 'absent' | 'prediction' | 'discarded' | 'rawText' | 'attempts'>;
+
+async function scoreByLogits(ctx: BatchContext, prompts: PromptInput[]): Promise<Outcome<Scored>[]> {
+  const outcomes = await ctx.backend.scoreOptions(
+    prompts.map((prompt) => ({ prompt, options: [...OPTION_LETTERS] })),
+    ctx.signal,
+  );
+  return outcomes.map((o) => {
+    if (!o.ok) return o;
+    const s = o.value;
+    // An API that returned none of A-D in its top list gives no information: the cell is discarded.
+    const discarded = s.absent.length === OPTION_LETTERS.length;
+    return {
+      ok: true,
+      value: {
+        method: s.method,
+        logprobs: s.logprobs,
+        absent: s.absent,
+        prediction: discarded ? null : argmax(softmax(s.logprobs)),
+        discarded,
+        rawText: s.raw ?? null,
+        attempts: 1,
+      },
+    };
+  });
+}
+
+/** The API path: accept only an exact "A".."D"; re-ask up to maxTries more times, then discard. */
+async function scoreByGeneration(ctx: BatchContext, prompt: PromptInput): Promise<Outcome<Scored>> {
+  const { scoring } = ctx.spec;
+  let text = '';
+  for (let attempt = 1; attempt <= scoring.maxTries + 1; attempt++) {
+    const [o] = await ctx.backend.generate(
+      [{ prompt, ...(scoring.maxTokens ? { maxTokens: scoring.maxTokens } : {}), ...(scoring.temperature !== undefined ? { temperature: scoring.temperature } : {}) }],
+      ctx.signal,
+    );
+    if (!o) throw new Error('backend returned no outcome');
+    if (!o.ok) return o;
+    text = o.value.text;
+    const prediction = exactOption(text, OPTION_LETTERS);
+    if (prediction !== null) {
+      return { ok: true, value: { method: 'generate', logprobs: null, absent: [], prediction, discarded: false, rawText: text, attempts: attempt } };
+    }
+  }
+  return { ok: true, value: { method: 'generate', logprobs: null, absent: [], prediction: null, discarded: true, rawText: text, attempts: scoring.maxTries + 1 } };
+}
+
+export function worstError(errors: BackendError[]): BackendError {
+  const fatal = errors.find((e) => e.kind === 'fatal');
+  if (fatal) return fatal;
+  const limited = errors.filter((e) => e.kind === 'rate_limited') as (BackendError & { retryAfterMs: number })[];
+  if (limited.length) return limited.reduce((a, b) => (b.retryAfterMs > a.retryAfterMs ? b : a));
+  return errors[0] as BackendError;
+}
+
+function summarise(store: ResultStore, spec: MmluSpec, ids: string[]): Omit<BatchResult, 'scoredNow'> {
+  const row = store.db
+    .prepare(
+      `SELECT COUNT(*) AS cells, COALESCE(SUM(discarded), 0) AS discarded FROM cells
+       WHERE run = ? AND task = 'mmlu' AND sample = 0 AND item IN (SELECT value FROM json_each(?))`,
+    )
+    .get(spec.run, JSON.stringify(ids)) as { cells: number; discarded: number };
+  return row;
+}

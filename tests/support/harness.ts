@@ -1,0 +1,99 @@
+/** Shared test wiring: a client and in-process worker on the suite's dev server, each test on its own queue. */
+import { inject } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { BackendRegistry } from '../../backends/registry.js';
+import { PACKAGE_ROOT } from '../../experiment/load.js';
+import { createWorkers } from '../../workers/index.js';
+import { experimentWorkflow } from '../../workflows/index.js';
+import type { ExperimentInput, ExperimentResult } from '../../workflows/types.js';
+
+export const MMLU_DATA = resolve(PACKAGE_ROOT, '..', 'shared', 'data', 'mmlu');
+
+export function tmpDir(prefix = 'rolyplay-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface Harness {
+  client: Client;
+  taskQueue: string;
+  address: string;
+  startWorker(opts?: { env?: NodeJS.ProcessEnv; shutdownGraceTime?: string }): Promise<Worker>;
+  run(input: ExperimentInput, opts?: { workflowId?: string }): Promise<ExperimentResult>;
+  close(): Promise<void>;
+}
+
+export async function harness(address = inject('temporalAddress')): Promise<Harness> {
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const taskQueue = `test-${randomUUID()}`;
+  const native: NativeConnection[] = [];
+  const running: { worker: Worker; done: Promise<void>; backends: BackendRegistry }[] = [];
+  const h: Harness = {
+    client,
+    taskQueue,
+    address,
+    async startWorker(opts = {}) {
+      const nc = await NativeConnection.connect({ address });
+      native.push(nc);
+      const backends = new BackendRegistry({ env: opts.env ?? { TEST_OPENAI_KEY: 'sk-test' } });
+      const { workers } = await createWorkers({
+        connection: nc,
+        taskQueues: [taskQueue],
+        backends,
+        deps: { heartbeatEveryMs: 500 },
+        shutdownGraceTime: opts.shutdownGraceTime ?? '1s',
+      });
+      const worker = workers[0] as Worker;
+      running.push({ worker, done: worker.run(), backends });
+      return worker;
+    },
+    async run(input, opts = {}) {
+      return client.workflow.execute(experimentWorkflow, {
+        taskQueue,
+        workflowId: opts.workflowId ?? `test-${randomUUID()}`,
+        args: [input],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      });
+    },
+    async close() {
+      for (const r of running) {
+        if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
+        await r.done.catch(() => undefined);
+        await r.backends.close();
+      }
+      for (const nc of native) await nc.close();
+      await connection.close();
+    },
+  };
+  return h;
+}
+
+/** An MMLU config for the fake OpenAI server, on the harness's own task queue. */
+export function mmluConfig(opts: {
+  baseURL: string;
+  taskQueue: string;
+  outDir: string;
+  name: string;
+  subjects?: string[];
+  limit?: number;
+  personas?: unknown[];
+  mode?: 'logits' | 'generate';
+  execution?: Record<string, unknown>;
+}): Record<string, unknown> {
+  return {
+    name: opts.name,
+    task: 'mmlu',
+    data: { path: MMLU_DATA, subjects: opts.subjects ?? ['abstract_algebra', 'anatomy'], limit: opts.limit ?? 8 },
+    personas: opts.personas ?? [{ name: 'test', personas: ['abstract algebra expert', 'anatomy expert', 'poet'] }, 'baseline'],
+    groups: { neutral: [{ name: 'neutral', personas: ['poet'] }] },
+    scoring: { mode: opts.mode ?? 'logits', max_tries: 10 },
+    model: { backend: 'openai', model: 'test-model', base_url: opts.baseURL, api_key_env: 'TEST_OPENAI_KEY', concurrency: 4, rpm: 60000, timeout_s: 5 },
+    execution: { questions_per_batch: 2, batches_per_shard: 2, shards_in_flight: 2, batches_in_flight: 2, heartbeat_s: 5, task_queue: opts.taskQueue, ...opts.execution },
+    output: { dir: opts.outDir },
+  };
+}

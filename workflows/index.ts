@@ -1,0 +1,241 @@
+/**
+ * Durable orchestration of an experiment. Deterministic and small: planning, scoring and reducing are
+ * activities; this file only fans work out, tracks progress and carries state across continue-as-new.
+ *
+ *   experimentWorkflow ── plan ──> shards (child workflows, bounded window) ── reduce
+ *        shardWorkflow ── batches (activities, bounded window), progress signalled to the parent
+ */
+import {
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+  ParentClosePolicy,
+} from '@temporalio/workflow';
+import type * as activities from '../activities/index.js';
+import type {
+  ExperimentInput,
+  ExperimentPlan,
+  ExperimentResult,
+  ProgressUpdate,
+  ShardInput,
+  ShardResult,
+} from './types.js';
+import { DONE, EXPERIMENT, MODEL, TASK, TOTAL } from './searchAttributes.js';
+
+export const progressSignal = defineSignal<[ProgressUpdate]>('progress');
+export interface Progress {
+  run: string;
+  done: number;
+  total: number;
+  discarded: number;
+  shardsDone: number;
+  shards: number;
+  phase: 'planning' | 'scoring' | 'reducing' | 'done';
+}
+export const progressQuery = defineQuery<Progress>('progress');
+
+const NON_RETRYABLE = ['InvalidInput', 'BackendRejected'];
+
+const { planExperiment } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+const { reduceExperiment } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '30 minutes',
+  retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+export async function experimentWorkflow(input: ExperimentInput): Promise<ExperimentResult> {
+  const info = workflowInfo();
+  let phase: Progress['phase'] = input.state ? 'scoring' : 'planning';
+  const live = new Map<number, number>(); // shard → cells done so far (running shards)
+  let plan: ExperimentPlan | undefined = input.state?.plan;
+  let nextShard = input.state?.nextShard ?? 0;
+  let doneCells = input.state?.doneCells ?? 0;
+  let discarded = input.state?.discarded ?? 0;
+  let shardsDone = nextShard;
+  const progress = (): Progress => ({
+    run: plan?.run ?? '',
+    done: doneCells + [...live.values()].reduce((a, b) => a + b, 0),
+    total: plan?.totalCells ?? 0,
+    discarded,
+    shardsDone,
+    shards: plan?.shards.length ?? 0,
+    phase,
+  });
+  setHandler(progressQuery, progress);
+  setHandler(progressSignal, ({ shard, cells }) => {
+    if (live.has(shard)) live.set(shard, Math.max(live.get(shard) ?? 0, cells));
+    showProgress();
+  });
+
+  let lastUpserted = -1;
+  const showProgress = (force = false) => {
+    if (!plan) return;
+    const p = progress();
+    setCurrentDetails(
+      `**${p.run}** · ${plan.task} · ${plan.model}\n\n${p.done} / ${p.total} cells (${pct(p.done, p.total)}), ` +
+        `${p.discarded} discarded, shards ${p.shardsDone}/${p.shards} · phase: ${p.phase}`,
+    );
+    // Each upsert is a history event: only on shard completion or every ~5 % of progress.
+    if (force || p.done - lastUpserted >= Math.max(1, Math.ceil(p.total / 20))) {
+      upsertSearchAttributes([{ key: DONE, value: p.done }]);
+      lastUpserted = p.done;
+    }
+  };
+
+  if (!plan) {
+    plan = await planExperiment({ config: input.config, overrides: input.overrides ?? [], baseDir: input.baseDir });
+    upsertSearchAttributes([
+      { key: EXPERIMENT, value: plan.run },
+      { key: TASK, value: plan.task },
+      { key: MODEL, value: plan.model },
+      { key: TOTAL, value: plan.totalCells },
+      { key: DONE, value: 0 },
+    ]);
+    phase = 'scoring';
+  }
+  const thePlan = plan;
+  showProgress(true);
+
+  const running = new Map<number, Promise<ShardResult>>();
+  let failure: unknown;
+  while ((nextShard < thePlan.shards.length || running.size > 0) && failure === undefined) {
+    // When Temporal suggests continue-as-new, start nothing more: drain the children, then continue.
+    while (running.size < thePlan.shardsInFlight && nextShard < thePlan.shards.length && !workflowInfo().continueAsNewSuggested) {
+      const shard = thePlan.shards[nextShard] as ExperimentPlan['shards'][number];
+      nextShard++;
+      live.set(shard.index, 0);
+      const child = await startChild(shardWorkflow, {
+        workflowId: `${info.workflowId}/shard-${shard.index}`,
+        taskQueue: info.taskQueue,
+        args: [
+          {
+            parentId: info.workflowId,
+            plan: {
+              run: thePlan.run,
+              storePath: thePlan.storePath,
+              specHash: thePlan.specHash,
+              taskQueue: thePlan.taskQueue,
+              batchesInFlight: thePlan.batchesInFlight,
+              heartbeatTimeoutMs: thePlan.heartbeatTimeoutMs,
+            },
+            shard,
+          } satisfies ShardInput,
+        ],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      });
+      running.set(
+        shard.index,
+        child.result().then((r) => {
+          running.delete(shard.index);
+          live.delete(shard.index);
+          doneCells += r.cells;
+          discarded += r.discarded;
+          shardsDone++;
+          showProgress(true);
+          return r;
+        }, (err) => {
+          running.delete(shard.index);
+          failure ??= err;
+          throw err;
+        }),
+      );
+    }
+    if (running.size === 0) {
+      if (workflowInfo().continueAsNewSuggested && nextShard < thePlan.shards.length) {
+        // Nothing in flight: children finished, so continuing here loses nothing.
+        await continueAsNew<typeof experimentWorkflow>({
+          ...input,
+          // Shards start in order and all have finished, so the next index is the whole cursor.
+          state: { plan: thePlan, nextShard, doneCells, discarded },
+        });
+      }
+      continue;
+    }
+    await Promise.race([...running.values()]).catch(() => undefined);
+  }
+  if (failure !== undefined) {
+    phase = 'done';
+    throw ApplicationFailure.nonRetryable(
+      `experiment ${thePlan.run} stopped: ${messageOf(failure)}. Cells already scored are kept in ${thePlan.storePath}; fix the cause and start the run again to resume.`,
+      'ExperimentFailed',
+    );
+  }
+
+  phase = 'reducing';
+  showProgress(true);
+  const result = await reduceExperiment({ run: thePlan.run, storePath: thePlan.storePath, outDir: thePlan.outDir });
+  phase = 'done';
+  doneCells = result.cells;
+  showProgress(true);
+  return result;
+}
+
+export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
+  const { plan, shard } = input;
+  const { runBatch } = proxyActivities<typeof activities>({
+    taskQueue: plan.taskQueue,
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: plan.heartbeatTimeoutMs,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE },
+  });
+  const parent = getExternalWorkflowHandle(input.parentId);
+  let next = input.nextBatch ?? 0;
+  let cells = input.doneCells ?? 0;
+  let discarded = input.discarded ?? 0;
+  const running = new Map<number, Promise<void>>();
+  let failure: unknown;
+
+  while ((next < shard.batches.length || running.size > 0) && failure === undefined) {
+    while (running.size < plan.batchesInFlight && next < shard.batches.length && !workflowInfo().continueAsNewSuggested) {
+      const i = next++;
+      const b = shard.batches[i] as ShardInput['shard']['batches'][number];
+      running.set(
+        i,
+        runBatch({ run: plan.run, storePath: plan.storePath, specHash: plan.specHash, subject: b.subject, start: b.start, end: b.end }).then(
+          async (r) => {
+            running.delete(i);
+            cells += r.cells;
+            discarded += r.discarded;
+            await parent.signal(progressSignal, { shard: shard.index, cells });
+          },
+          (err) => {
+            running.delete(i);
+            failure ??= err;
+          },
+        ),
+      );
+    }
+    if (running.size === 0) {
+      if (workflowInfo().continueAsNewSuggested && next < shard.batches.length) {
+        await continueAsNew<typeof shardWorkflow>({ ...input, nextBatch: next, doneCells: cells, discarded });
+      }
+      continue;
+    }
+    await Promise.race(running.values());
+  }
+  if (failure !== undefined) throw failure;
+  return { cells, discarded };
+}
+
+function pct(a: number, b: number): string {
+  return b === 0 ? '0 %' : `${((100 * a) / b).toFixed(1)} %`;
+}
+
+function messageOf(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  // Child and activity failures nest the root cause: show the innermost message, which names the fix.
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}

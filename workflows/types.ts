@@ -1,0 +1,93 @@
+/**
+ * Inputs and outputs that cross the workflow/activity boundary. Only small, plain JSON: questions, prompts and
+ * model outputs stay in the result store, never in workflow history.
+ */
+
+/** Input of `experimentWorkflow`, also what `temporal workflow start --input` takes (see README). */
+export interface ExperimentInput {
+  /** An experiment config, the same schema as configs/*.yaml (persona sets and templates by name or inline). */
+  config: unknown;
+  /** `key=value` overrides applied to `config`. */
+  overrides?: string[];
+  /** Folder against which relative paths in `config` resolve on the worker; default: the worker's cwd. */
+  baseDir?: string;
+  /** Carried across continue-as-new; absent on a fresh start. */
+  state?: ExperimentState;
+}
+
+export interface ExperimentState {
+  plan: ExperimentPlan;
+  /** Shards before this index have completed. */
+  nextShard: number;
+  /** Cells of completed shards. */
+  doneCells: number;
+  discarded: number;
+}
+
+export interface BatchRef {
+  run: string;
+  storePath: string;
+  specHash: string;
+  subject: string;
+  start: number;
+  end: number;
+}
+
+export interface ShardPlan {
+  index: number;
+  batches: { subject: string; start: number; end: number; cells: number }[];
+  cells: number;
+}
+
+export interface ExperimentPlan {
+  run: string;
+  task: string;
+  model: string;
+  specHash: string;
+  outDir: string;
+  storePath: string;
+  totalCells: number;
+  taskQueue: string;
+  shardsInFlight: number;
+  batchesInFlight: number;
+  heartbeatTimeoutMs: number;
+  shards: ShardPlan[];
+}
+
+export interface ShardInput {
+  parentId: string;
+  plan: Pick<ExperimentPlan, 'run' | 'storePath' | 'specHash' | 'taskQueue' | 'batchesInFlight' | 'heartbeatTimeoutMs'>;
+  shard: ShardPlan;
+  /** Carried across continue-as-new: batches before this index are done. */
+  nextBatch?: number;
+  doneCells?: number;
+  discarded?: number;
+}
+
+export interface ShardResult {
+  cells: number;
+  discarded: number;
+}
+
+export interface ProgressUpdate {
+  shard: number;
+  cells: number;
+}
+
+export interface PersonaSummary {
+  persona: string;
+  n: number;
+  correct: number;
+  accuracy: number | null;
+  discarded: number;
+}
+
+export interface ExperimentResult {
+  run: string;
+  outDir: string;
+  totalCells: number;
+  cells: number;
+  discarded: number;
+  files: { resultsCsv: string; metricsJson: string };
+  personas: PersonaSummary[];
+}
