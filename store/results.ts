@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS cells (
   updated_at TEXT NOT NULL,
   PRIMARY KEY (run, task, persona, item, sample)
 );
+-- Batches look their cells up by item (resume, per-batch counts): without this each lookup scans the run.
+CREATE INDEX IF NOT EXISTS cells_by_item ON cells (run, task, item, persona, sample);
 `;
 
 export function storePath(outDir: string): string {
@@ -94,8 +96,12 @@ export class ResultStore {
     return (this.db.prepare('SELECT run FROM runs ORDER BY run').all() as { run: string }[]).map((r) => r.run);
   }
 
+  private upsertStmt?: Database.Statement;
+  private upsertMany?: (rows: CellResult[]) => void;
+
   upsertCells(cells: CellResult[]): void {
-    const stmt = this.db.prepare(
+    // Prepared once per connection: batches upsert after every question.
+    this.upsertStmt ??= this.db.prepare(
       `INSERT INTO cells (run, task, persona, item, sample, subject, item_index, label, prompt_hash, method,
          logprobs_json, absent_json, prediction, correct, discarded, raw_text, attempts, backend, updated_at)
        VALUES (@run, @task, @persona, @item, @sample, @subject, @itemIndex, @label, @promptHash, @method,
@@ -106,8 +112,9 @@ export class ResultStore {
          prediction=excluded.prediction, correct=excluded.correct, discarded=excluded.discarded,
          raw_text=excluded.raw_text, attempts=excluded.attempts, backend=excluded.backend, updated_at=excluded.updated_at`,
     );
-    const now = new Date().toISOString();
-    this.db.transaction((rows: CellResult[]) => {
+    const stmt = this.upsertStmt;
+    this.upsertMany ??= this.db.transaction((rows: CellResult[]) => {
+      const now = new Date().toISOString();
       for (const c of rows) {
         stmt.run({
           ...c,
@@ -118,7 +125,8 @@ export class ResultStore {
           updatedAt: now,
         });
       }
-    })(cells);
+    });
+    this.upsertMany(cells);
   }
 
   /** Keys `persona \0 item` of the cells already stored for these items (sample 0). */

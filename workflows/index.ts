@@ -195,6 +195,7 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
   let cells = input.doneCells ?? 0;
   let discarded = input.discarded ?? 0;
   const running = new Map<number, Promise<void>>();
+  const signals: Promise<void>[] = [];
   let failure: unknown;
 
   while ((next < shard.batches.length || running.size > 0) && failure === undefined) {
@@ -204,11 +205,13 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
       running.set(
         i,
         runBatch({ run: plan.run, storePath: plan.storePath, specHash: plan.specHash, subject: b.subject, start: b.start, end: b.end }).then(
-          async (r) => {
+          (r) => {
             running.delete(i);
             cells += r.cells;
             discarded += r.discarded;
-            await parent.signal(progressSignal, { shard: shard.index, cells });
+            // Not awaited: the freed slot takes the next batch in this same workflow task. The parent keeps the
+            // maximum per shard, so signals that arrive out of order do no harm.
+            signals.push(parent.signal(progressSignal, { shard: shard.index, cells }).catch(() => undefined));
           },
           (err) => {
             running.delete(i);
@@ -219,12 +222,14 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
     }
     if (running.size === 0) {
       if (workflowInfo().continueAsNewSuggested && next < shard.batches.length) {
+        await Promise.all(signals);
         await continueAsNew<typeof shardWorkflow>({ ...input, nextBatch: next, doneCells: cells, discarded });
       }
       continue;
     }
     await Promise.race(running.values());
   }
+  await Promise.all(signals);
   if (failure !== undefined) throw failure;
   return { cells, discarded };
 }
