@@ -4,6 +4,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { join } from 'node:path';
 import { startDevServer, type DevServer } from '../server/devServer.js';
 import { ensureSearchAttributes } from '../server/searchAttributes.js';
+import { installRuntime } from '../workers/index.js';
 
 export interface Cluster {
   address: string;
@@ -37,6 +38,7 @@ export async function connectCluster(opts: { outDir?: string; headless?: boolean
     connection,
     devServer,
     async workerConnection() {
+      installRuntime();
       const c = await NativeConnection.connect({ address });
       native.push(c);
       return c;

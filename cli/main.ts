@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** `rolyplay`: run persona experiments on Temporal, serve workers, read results. */
 import { Command, Option } from 'commander';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { runCommand } from './commands/run.js';
 import { workerCommand } from './commands/worker.js';
 import { statusCommand, resultsCommand } from './commands/results.js';
@@ -54,6 +56,14 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof InputError) {
     process.stderr.write(`error: ${err.message}\n`);
     process.exit(2);
+  }
+  // A failed run only says "Workflow execution failed": the reason (which names the fix) is its innermost cause.
+  if (err instanceof WorkflowFailedError) {
+    let root: Error = err;
+    while (root.cause instanceof Error) root = root.cause;
+    process.stderr.write(`error: the run failed: ${root.message}\n`);
+    // Bad input and rejected requests (e.g. a wrong API key) are the user's to fix, like a bad config.
+    process.exit(root instanceof ApplicationFailure && ['InvalidInput', 'BackendRejected'].includes(root.type ?? '') ? 2 : 1);
   }
   process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);

@@ -2,7 +2,12 @@ import Table from 'cli-table3';
 import type { PersonaSummary } from '../workflows/types.js';
 
 export function personaTable(rows: PersonaSummary[]): string {
-  const t = new Table({ head: ['persona', 'n', 'correct', 'accuracy', 'discarded'], colAligns: ['left', 'right', 'right', 'right', 'right'] });
+  const t = new Table({
+    head: ['persona', 'n', 'correct', 'accuracy', 'discarded'],
+    colAligns: ['left', 'right', 'right', 'right', 'right'],
+    // No colour codes when the output is a file or a pipe.
+    ...(process.stdout.isTTY ? {} : { style: { head: [], border: [] } }),
+  });
   for (const r of rows) t.push([r.persona, r.n, r.correct, r.accuracy === null ? '-' : r.accuracy.toFixed(3), r.discarded]);
   return t.toString();
 }

@@ -78,7 +78,8 @@ export interface LoadOptions {
 /** Validate a raw config (parsed YAML or workflow JSON input) and resolve it into a spec. */
 export function resolveConfig(raw: unknown, overrides: string[] = [], opts: LoadOptions = {}): ExperimentSpec {
   const withOverrides = applyOverrides(raw, overrides);
-  const parsed = ExperimentConfig.safeParse(withOverrides);
+  // reportInput: zod 4 leaves `issue.input` out by default, and zodToInputError needs it to tell missing from wrong.
+  const parsed = ExperimentConfig.safeParse(withOverrides, { reportInput: true });
   if (!parsed.success) throw zodToInputError(parsed.error, opts.file);
   return resolveParsed(parsed.data, opts);
 }
@@ -200,7 +201,9 @@ function loadTemplate(ref: z.output<typeof TemplateRef>, configsDir: string, bas
       generation: z.object({ max_tokens: z.number().int().positive().optional() }).optional(),
       description: z.string().optional(),
     })
-    .safeParse(raw);
+    // Strict like the config: a typo such as `no-persona` or `seperator` must not silently change the prompts.
+    .strict()
+    .safeParse(raw, { reportInput: true });
   if (!parsed.success) throw zodToInputError(parsed.error, where);
   const t = parsed.data;
   const check = (text: string, key: string, need: string[], forbid: string[]) => {

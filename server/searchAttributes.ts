@@ -1,7 +1,10 @@
 /** Registers our search attributes on a cluster that lacks them (the dev server gets them at start). */
 import type { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+// A CommonJS package: Node's ESM loader cannot see its named exports, so take the namespace from the default export.
+import proto from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes.js';
+
+const { temporal } = proto;
 
 const TYPES = {
   Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,

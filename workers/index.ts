@@ -24,8 +24,9 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error(m: string) { console.error(m); }, log() {} };
 
 let runtimeInstalled = false;
-/** Worker logs at WARN (state changes at INFO would drown the progress bar); ROLYPLAY_LOG_LEVEL overrides. */
-function installRuntime(): void {
+/** Worker logs at WARN (state changes at INFO would drown the progress bar); ROLYPLAY_LOG_LEVEL overrides.
+ * Must run before the first NativeConnection of the process. */
+export function installRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {

@@ -41,7 +41,8 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     });
     log(`${attached ? 'attached to' : 'started'} run ${spec.run} (workflow ${workflowIdFor(spec.run)}) → ${spec.outDir}`);
     if (opts.detach) return;
-    const result = await followRun(handle, stopWorkers.signal);
+    // Long polls must end before the connection closes, or gRPC retries them on a closed channel.
+    const result = await cluster.connection.withAbortSignal(stopWorkers.signal, () => followRun(handle, stopWorkers.signal));
     if (!result) return;
     printPersonaTable(result.personas);
     log(`\n${result.cells} cells (${result.discarded} discarded) of ${result.totalCells}`);
@@ -63,6 +64,7 @@ async function followRun(handle: Awaited<ReturnType<typeof startOrAttach>>['hand
   let started = false;
   let last = { t: Date.now(), done: 0, rate: 0 };
   const result = handle.result();
+  result.catch(() => undefined); // observed below; an abort on Ctrl-C must not surface as unhandled
   let finished = false;
   result.then(() => (finished = true), () => (finished = true));
   while (!finished && !signal.aborted) {
@@ -81,7 +83,7 @@ async function followRun(handle: Awaited<ReturnType<typeof startOrAttach>>['hand
     }
     await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
   }
-  if (signal.aborted && !finished) {
+  if (signal.aborted) {
     if (started) bar.stop();
     return undefined;
   }

@@ -8,7 +8,7 @@ import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { BackendRegistry } from '../../backends/registry.js';
 import { PACKAGE_ROOT } from '../../experiment/load.js';
-import { createWorkers } from '../../workers/index.js';
+import { createWorkers, installRuntime } from '../../workers/index.js';
 import { experimentWorkflow } from '../../workflows/index.js';
 import type { ExperimentInput, ExperimentResult } from '../../workflows/types.js';
 
@@ -38,6 +38,7 @@ export async function harness(address = inject('temporalAddress')): Promise<Harn
     taskQueue,
     address,
     async startWorker(opts = {}) {
+      installRuntime();
       const nc = await NativeConnection.connect({ address });
       native.push(nc);
       const backends = new BackendRegistry({ env: opts.env ?? { TEST_OPENAI_KEY: 'sk-test' } });
