@@ -1,0 +1,125 @@
+/**
+ * (b) kill -9 of the worker process mid-run, then a new worker: the run completes with exactly one result per
+ * cell and the same metrics as an uninterrupted run.
+ * (c) the dev server stopped mid-run and restarted on the same db file: the same outcome.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { PACKAGE_ROOT } from '../experiment/load.js';
+import { startDevServer, freePort } from '../server/devServer.js';
+import { experimentWorkflow } from '../workflows/index.js';
+import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
+import { harness, mmluConfig, tmpDir } from './support/harness.js';
+import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
+import { comparableMetrics, storedCells } from './support/cells.js';
+import { inject } from 'vitest';
+
+const questions = [...readQuestions('abstract_algebra', 8), ...readQuestions('anatomy', 8)];
+const CELLS = 16 * 4;
+let fake: FakeOpenAI;
+let reference: unknown;
+
+async function waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function spawnWorker(address: string, taskQueue: string): ChildProcess {
+  return spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'cli', 'main.js'), 'worker', '--task-queue', taskQueue, '--concurrency', '8'], {
+    env: { ...process.env, TEMPORAL_ADDRESS: address, TEST_OPENAI_KEY: 'sk-test' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI({ policy: mmluPolicy(questions), apiKey: 'sk-test' });
+  // The uninterrupted reference run.
+  const h = await harness();
+  try {
+    await h.startWorker();
+    const outDir = tmpDir();
+    await h.run({ config: mmluConfig({ baseURL: fake.baseURL, taskQueue: h.taskQueue, outDir, name: 'ref' }) });
+    reference = comparableMetrics(outDir, 'ref');
+  } finally {
+    await h.close();
+  }
+});
+afterAll(async () => fake?.close());
+
+describe('crash recovery', () => {
+  it('(b) survives kill -9 of the worker process mid-run', async () => {
+    const address = inject('temporalAddress');
+    const connection = await Connection.connect({ address });
+    const client = new Client({ connection });
+    const taskQueue = `crash-${randomUUID()}`;
+    const outDir = tmpDir();
+    fake.reset();
+    fake.setLatency(100);
+    let worker = spawnWorker(address, taskQueue);
+    try {
+      const handle = await client.workflow.start(experimentWorkflow, {
+        taskQueue,
+        workflowId: `crash-${randomUUID()}`,
+        args: [{ config: mmluConfig({ baseURL: fake.baseURL, taskQueue, outDir, name: 'crash', execution: { heartbeat_s: 3 } }) }],
+      });
+      await waitFor(() => fake.calls.length >= 16, 120_000, '16 model calls');
+      worker.kill('SIGKILL');
+      await new Promise((r) => worker.once('exit', r));
+      const before = storedCells(outDir, 'crash').length;
+      expect(before).toBeGreaterThan(0);
+      expect(before).toBeLessThan(CELLS);
+      worker = spawnWorker(address, taskQueue);
+      const result = await handle.result();
+      expect(result.cells).toBe(CELLS);
+      const cells = storedCells(outDir, 'crash');
+      expect(cells).toHaveLength(CELLS);
+      expect(new Set(cells.map((c) => `${c.persona}|${c.item}|${c.sample}`)).size).toBe(CELLS);
+      expect(comparableMetrics(outDir, 'crash')).toEqual(reference);
+    } finally {
+      fake.setLatency(0);
+      worker.kill('SIGKILL');
+      await connection.close();
+    }
+  });
+
+  it('(c) survives a dev server restart on the same db file', async () => {
+    const dir = tmpDir();
+    const port = await freePort();
+    const dbFile = join(dir, 'temporal.db');
+    let server = await startDevServer({ dbFile, port, headless: true, cli: inject('temporalCli') });
+    const h = await harness(server.address);
+    const outDir = tmpDir();
+    fake.reset();
+    fake.setLatency(100);
+    try {
+      await h.startWorker();
+      const handle = await h.client.workflow.start(experimentWorkflow, {
+        taskQueue: h.taskQueue,
+        workflowId: `restart-${randomUUID()}`,
+        args: [{ config: mmluConfig({ baseURL: fake.baseURL, taskQueue: h.taskQueue, outDir, name: 'restart', execution: { heartbeat_s: 3 } }) }],
+      });
+      await waitFor(() => fake.calls.length >= 16, 60_000, '16 model calls');
+      await server.stop('SIGTERM');
+      const during = storedCells(outDir, 'restart').length;
+      expect(during).toBeLessThan(CELLS);
+      await new Promise((r) => setTimeout(r, 1000));
+      server = await startDevServer({ dbFile, port, headless: true, cli: inject('temporalCli') });
+      const result = await handle.result();
+      expect(result.cells).toBe(CELLS);
+      const cells = storedCells(outDir, 'restart');
+      expect(new Set(cells.map((c) => `${c.persona}|${c.item}|${c.sample}`)).size).toBe(CELLS);
+      expect(cells).toHaveLength(CELLS);
+      expect(comparableMetrics(outDir, 'restart')).toEqual(reference);
+    } finally {
+      fake.setLatency(0);
+      await h.close();
+      await server.stop();
+    }
+  });
+});

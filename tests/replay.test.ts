@@ -1,0 +1,76 @@
+/**
+ * (g) Replay: the current workflow code must replay saved histories of the experiment and shard workflows
+ * without non-determinism errors. The saved histories are committed (tests/fixtures/histories); regenerate them
+ * deliberately with UPDATE_HISTORIES=1 when a workflow change is meant to be incompatible (and version it).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Worker } from '@temporalio/worker';
+import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { experimentWorkflow } from '../workflows/index.js';
+import { workflowBundle } from '../workers/index.js';
+import { PACKAGE_ROOT } from '../experiment/load.js';
+import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
+import { harness, mmluConfig, tmpDir, type Harness } from './support/harness.js';
+import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
+
+const DIR = join(PACKAGE_ROOT, 'tests', 'fixtures', 'histories');
+let fake: FakeOpenAI;
+let h: Harness;
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI({ policy: mmluPolicy(readQuestions('anatomy', 4)), apiKey: 'sk-test' });
+  h = await harness();
+  await h.startWorker();
+});
+afterAll(async () => {
+  await h?.close();
+  await fake?.close();
+});
+
+interface Saved {
+  workflowId: string;
+  history: unknown;
+}
+
+async function record(): Promise<{ parent: Saved; shard: Saved }> {
+  const workflowId = `replay-${randomUUID()}`;
+  const handle = await h.client.workflow.start(experimentWorkflow, {
+    taskQueue: h.taskQueue,
+    workflowId,
+    args: [{ config: mmluConfig({ baseURL: fake.baseURL, taskQueue: h.taskQueue, outDir: tmpDir(), name: 'replay', subjects: ['anatomy'], limit: 4 }) }],
+  });
+  await handle.result();
+  const parent = { workflowId, history: await handle.fetchHistory() };
+  const shardId = `${workflowId}/shard-0`;
+  const shard = { workflowId: shardId, history: await h.client.workflow.getHandle(shardId).fetchHistory() };
+  return { parent, shard };
+}
+
+describe('workflow replay', () => {
+  it('replays a fresh history of both workflow types', async () => {
+    const { parent, shard } = await record();
+    const bundle = await workflowBundle();
+    for (const { workflowId, history } of [parent, shard]) {
+      await Worker.runReplayHistory({ workflowBundle: bundle }, history as never, workflowId);
+    }
+    if (process.env.UPDATE_HISTORIES) {
+      // The format of `temporal workflow show --output json`, wrapped with the workflow id replay needs.
+      const toJson = (s: Saved) => `{"workflowId": ${JSON.stringify(s.workflowId)},\n"history": ${historyToJSON(s.history as never)}}\n`;
+      writeFileSync(join(DIR, 'experiment.json'), toJson(parent));
+      writeFileSync(join(DIR, 'shard.json'), toJson(shard));
+    }
+  });
+
+  it('replays the committed histories', async () => {
+    const files = existsSync(DIR) ? readdirSync(DIR).filter((f) => f.endsWith('.json')) : [];
+    expect(files.sort()).toEqual(['experiment.json', 'shard.json']);
+    const bundle = await workflowBundle();
+    for (const f of files) {
+      const saved = JSON.parse(readFileSync(join(DIR, f), 'utf8')) as Saved;
+      await Worker.runReplayHistory({ workflowBundle: bundle }, historyFromJSON(saved.history), saved.workflowId);
+    }
+  });
+});
