@@ -1,0 +1,106 @@
+/**
+ * Engine overhead: the same MMLU workload (personas × questions, instant backend) once as a plain in-process loop
+ * over the batches and once through Temporal (dev server, workflow, shard children, batch activities, reduce).
+ * Reports cells/s of both and their ratio.
+ *
+ *   node dist/bench/engine.js [--subjects 8] [--questions 25] [--batch 8]
+ */
+import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { BackendRegistry } from '../backends/registry.js';
+import { resolveConfig, PACKAGE_ROOT } from '../experiment/load.js';
+import { planShards } from '../activities/index.js';
+import { ResultStore, storePath, closeAllStores } from '../store/results.js';
+import { runMmluBatch } from '../tasks/mmlu/runner.js';
+import { writeMmluReport } from '../tasks/mmlu/report.js';
+import { MMLU_SUBJECTS } from '../tasks/mmlu/categories.js';
+import { startDevServer } from '../server/devServer.js';
+import { createWorkers, installRuntime } from '../workers/index.js';
+import { experimentWorkflow } from '../workflows/index.js';
+import { InstantBackend } from './instantBackend.js';
+
+export interface EngineBenchResult {
+  cells: number;
+  plainCellsPerSec: number;
+  temporalCellsPerSec: number;
+  ratio: number;
+  questionsPerBatch: number;
+}
+
+function config(outDir: string, name: string, subjects: string[], questions: number, batch: number, taskQueue: string) {
+  return {
+    name,
+    task: 'mmlu',
+    data: { path: join(PACKAGE_ROOT, '..', 'shared', 'data', 'mmlu'), subjects, limit: questions },
+    personas: ['mmlu_experts', 'baseline'],
+    model: { backend: 'openai', model: 'instant', base_url: 'http://127.0.0.1:9/v1' },
+    execution: { questions_per_batch: batch, batches_per_shard: 16, shards_in_flight: 4, batches_in_flight: 4, task_queue: taskQueue },
+    output: { dir: outDir },
+  };
+}
+
+export async function engineBench(opts: { subjects: number; questions: number; batch: number }): Promise<EngineBenchResult> {
+  const subjects = MMLU_SUBJECTS.slice(0, opts.subjects);
+  const dir = mkdtempSync(join(tmpdir(), 'rolyplay-bench-'));
+  const backend = new InstantBackend();
+  try {
+    // 1. Plain loop: plan, every batch in order, reduce.
+    const spec = resolveConfig(config(join(dir, 'plain'), 'plain', subjects, opts.questions, opts.batch, 'bench'));
+    const t0 = performance.now();
+    const store = new ResultStore(storePath(spec.outDir));
+    const shards = planShards(spec);
+    const total = shards.reduce((a, s) => a + s.cells, 0);
+    store.saveRun({ run: spec.run, task: spec.task, specHash: spec.specHash, spec, totalCells: total });
+    for (const shard of shards) for (const b of shard.batches) await runMmluBatch({ spec, backend, store }, b);
+    writeMmluReport(spec, store.cells(spec.run));
+    const plainSec = (performance.now() - t0) / 1000;
+    store.close();
+
+    // 2. Through Temporal, on a local dev server with an in-process worker.
+    const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), headless: true });
+    installRuntime();
+    const nc = await NativeConnection.connect({ address: server.address });
+    const connection = await Connection.connect({ address: server.address });
+    const backends = new BackendRegistry({ factory: async () => backend });
+    const { workers } = await createWorkers({ connection: nc, taskQueues: ['bench'], backends });
+    const worker = workers[0]!;
+    const running = worker.run();
+    try {
+      const client = new Client({ connection });
+      const t1 = performance.now();
+      const result = await client.workflow.execute(experimentWorkflow, {
+        taskQueue: 'bench',
+        workflowId: 'bench-temporal',
+        args: [{ config: config(join(dir, 'temporal'), 'temporal', subjects, opts.questions, opts.batch, 'bench') }],
+      });
+      const temporalSec = (performance.now() - t1) / 1000;
+      if (result.cells !== total) throw new Error(`temporal run stored ${result.cells} cells, expected ${total}`);
+      return {
+        cells: total,
+        plainCellsPerSec: total / plainSec,
+        temporalCellsPerSec: total / temporalSec,
+        ratio: plainSec / temporalSec,
+        questionsPerBatch: opts.batch,
+      };
+    } finally {
+      worker.shutdown();
+      await running;
+      await nc.close();
+      await connection.close();
+      await server.stop();
+      closeAllStores();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { subjects: { type: 'string', default: '8' }, questions: { type: 'string', default: '25' }, batch: { type: 'string', default: '8' } } });
+  const r = await engineBench({ subjects: Number(values.subjects), questions: Number(values.questions), batch: Number(values.batch) });
+  console.log(JSON.stringify(r, null, 2));
+}
