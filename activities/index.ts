@@ -48,8 +48,7 @@ export function createActivities(deps: ActivityDeps) {
       return asTemporalFailure(async () => {
         const baseDir = input.baseDir && isAbsolute(input.baseDir) ? input.baseDir : resolve(input.baseDir ?? process.cwd());
         const spec = resolveConfig(input.config, input.overrides, { baseDir, configsDir: deps.configsDir ?? BUILTIN_CONFIGS });
-        const backend = await deps.backends.get(spec.model);
-        await backend.preflight?.();
+        await deps.backends.preflight(spec.model, spec.format);
         const path = storePath(spec.outDir);
         const store = openStore(path);
         const existing = store.getRun(spec.run);
@@ -80,7 +79,7 @@ export function createActivities(deps: ActivityDeps) {
     async runBatch(ref: BatchRef): Promise<{ cells: number; discarded: number }> {
       return asTemporalFailure(async () => {
         const spec = specFor(ref);
-        const backend = await deps.backends.get(spec.model);
+        const backend = await deps.backends.get(spec.model, spec.format);
         const ctx = Context.current();
         // Each queued model request listens on the cancellation signal: a batch has many.
         setMaxListeners(0, ctx.cancellationSignal);

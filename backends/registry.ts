@@ -8,8 +8,11 @@ import { InputError } from '../experiment/errors.js';
 import { stableStringify } from '../experiment/load.js';
 import { OpenAIBackend } from './openai.js';
 import type { Backend } from './types.js';
+import type { PromptFormat } from '../prompts/formats.js';
+import { existsSync } from 'node:fs';
 
-export type BackendFactory = (spec: ModelSpec) => Promise<Backend>;
+/** The prompt format matters to local models (stop tokens, BOS checks); API backends ignore it. */
+export type BackendFactory = (spec: ModelSpec, format: PromptFormat) => Promise<Backend>;
 
 export interface RegistryOptions {
   env?: NodeJS.ProcessEnv;
@@ -21,11 +24,11 @@ export class BackendRegistry {
   private readonly backends = new Map<string, Promise<Backend>>();
   constructor(private readonly opts: RegistryOptions = {}) {}
 
-  get(spec: ModelSpec): Promise<Backend> {
-    const key = stableStringify(spec);
+  get(spec: ModelSpec, format: PromptFormat = 'plain'): Promise<Backend> {
+    const key = stableStringify({ spec, format });
     let b = this.backends.get(key);
     if (!b) {
-      b = (this.opts.factory ?? ((s) => this.create(s)))(spec);
+      b = (this.opts.factory ?? ((s, f) => this.create(s, f)))(spec, format);
       // A failed load (bad model folder) must not be cached: the next attempt should see a fixed folder.
       b.catch(() => this.backends.delete(key));
       this.backends.set(key, b);
@@ -33,7 +36,22 @@ export class BackendRegistry {
     return b;
   }
 
-  async create(spec: ModelSpec): Promise<Backend> {
+  /**
+   * Cheap checks before a run fans out: an API call that proves key and model, or the files of a local model
+   * folder. Loading a local model is left to the workers of its own task queue (the GPU machines).
+   */
+  async preflight(spec: ModelSpec, format: PromptFormat): Promise<void> {
+    if (spec.backend === 'onnx' && !this.opts.factory) {
+      const { checkFolderFiles, findOnnxFile } = await import('../local/folder.js');
+      if (!existsSync(spec.path)) return; // a hub id: downloaded by the worker that loads it
+      checkFolderFiles(spec.path);
+      findOnnxFile(spec.path, spec.variant);
+      return;
+    }
+    await (await this.get(spec, format)).preflight?.();
+  }
+
+  async create(spec: ModelSpec, format: PromptFormat): Promise<Backend> {
     const env = this.opts.env ?? process.env;
     if (spec.backend === 'openai') {
       const apiKey = env[spec.api_key_env];
@@ -51,7 +69,7 @@ export class BackendRegistry {
       });
     }
     const { LocalOnnxBackend } = await import('../local/backend.js');
-    return LocalOnnxBackend.load(spec);
+    return LocalOnnxBackend.load({ ...spec, format });
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@
  * over the batches and once through Temporal (dev server, workflow, shard children, batch activities, reduce).
  * Reports cells/s of both and their ratio.
  *
- *   node dist/bench/engine.js [--subjects 8] [--questions 25] [--batch 8]
+ *   node dist/bench/engine.js [--subjects 57] [--questions 128] [--batch 32]
  */
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -38,7 +38,8 @@ function config(outDir: string, name: string, subjects: string[], questions: num
     data: { path: join(PACKAGE_ROOT, '..', 'shared', 'data', 'mmlu'), subjects, limit: questions },
     personas: ['mmlu_experts', 'baseline'],
     model: { backend: 'openai', model: 'instant', base_url: 'http://127.0.0.1:9/v1' },
-    execution: { questions_per_batch: batch, batches_per_shard: 16, shards_in_flight: 4, batches_in_flight: 4, task_queue: taskQueue },
+    // The other execution settings are the defaults users get (4 shards × 2 batches in flight).
+    execution: { questions_per_batch: batch, task_queue: taskQueue },
     output: { dir: outDir },
   };
 }
@@ -100,7 +101,7 @@ export async function engineBench(opts: { subjects: number; questions: number; b
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { subjects: { type: 'string', default: '8' }, questions: { type: 'string', default: '25' }, batch: { type: 'string', default: '8' } } });
+  const { values } = parseArgs({ options: { subjects: { type: 'string', default: '57' }, questions: { type: 'string', default: '128' }, batch: { type: 'string', default: '32' } } });
   const r = await engineBench({ subjects: Number(values.subjects), questions: Number(values.questions), batch: Number(values.batch) });
   console.log(JSON.stringify(r, null, 2));
 }

@@ -5,6 +5,8 @@ export function personaTable(rows: PersonaSummary[]): string {
   const t = new Table({
     head: ['persona', 'n', 'correct', 'accuracy', 'discarded'],
     colAligns: ['left', 'right', 'right', 'right', 'right'],
+    // One line per persona: 60+ personas with separators between rows would not fit a screen.
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
     // No colour codes when the output is a file or a pipe.
     ...(process.stdout.isTTY ? {} : { style: { head: [], border: [] } }),
   });

@@ -87,7 +87,7 @@ export const MmluConfig = z
     model: ModelConfig,
     execution: z
       .object({
-        questions_per_batch: posInt.default(4),
+        questions_per_batch: posInt.default(64),
         batches_per_shard: posInt.default(16),
         shards_in_flight: posInt.default(4),
         batches_in_flight: posInt.default(2),
@@ -97,7 +97,7 @@ export const MmluConfig = z
         task_queue: z.string().min(1).optional(),
       })
       .strict()
-      .default({ questions_per_batch: 4, batches_per_shard: 16, shards_in_flight: 4, batches_in_flight: 2, heartbeat_s: 30 }),
+      .default({ questions_per_batch: 64, batches_per_shard: 16, shards_in_flight: 4, batches_in_flight: 2, heartbeat_s: 30 }),
     output: z.object({ dir: z.string().min(1).default('runs') }).strict().default({ dir: 'runs' }),
   })
   .strict();

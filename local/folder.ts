@@ -1,0 +1,167 @@
+/**
+ * Model folders in the Hugging Face ONNX layout (onnx-community repos): config.json, tokenizer.json,
+ * tokenizer_config.json, generation_config.json, onnx/model*.onnx (+ model*.onnx_data). A hub id is downloaded
+ * once into a cache folder with the same layout; offline, the user is told to point model.path at a folder.
+ */
+import { createWriteStream, existsSync, readdirSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ModelRegistry, env } from '@huggingface/transformers';
+import cliProgress from 'cli-progress';
+import { FatalBackendError } from '../backends/types.js';
+
+export const ONNX_VARIANTS = ['fp32', 'fp16', 'int8', 'q4'] as const;
+export type OnnxVariant = (typeof ONNX_VARIANTS)[number];
+
+/** File names per variant under onnx/, in the order tried (onnx-community naming). */
+export const VARIANT_FILES: Record<OnnxVariant, readonly string[]> = {
+  fp32: ['model.onnx'],
+  fp16: ['model_fp16.onnx'],
+  int8: ['model_int8.onnx', 'model_quantized.onnx'],
+  q4: ['model_q4.onnx'],
+};
+
+/** transformers.js dtype names for the download; onnx-community repos ship int8 as `q8` (model_quantized.onnx). */
+const HUB_DTYPE: Record<OnnxVariant, string> = { fp32: 'fp32', fp16: 'fp16', int8: 'q8', q4: 'q4' };
+
+const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
+const HUB_ID = /^[\w.-]+\/[\w.-]+$/;
+
+/** A model folder that cannot be used as it is. Fatal: retrying cannot fix a folder. */
+export class ModelFolderError extends FatalBackendError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelFolderError';
+  }
+}
+
+export function defaultCacheDir(): string {
+  return process.env.ROLYPLAY_MODEL_CACHE ?? path.join(homedir(), '.cache', 'rolyplaying', 'models');
+}
+
+/** The onnx file of `variant` in `dir`, or an error naming what exists and how to fix it. */
+export function findOnnxFile(dir: string, variant: OnnxVariant): string {
+  const candidates = VARIANT_FILES[variant];
+  for (const name of candidates) {
+    const file = path.join(dir, 'onnx', name);
+    if (existsSync(file)) return file;
+  }
+  const present = existsSync(path.join(dir, 'onnx'))
+    ? readdirSync(path.join(dir, 'onnx')).filter((f) => f.endsWith('.onnx'))
+    : [];
+  const usable = ONNX_VARIANTS.filter((v) => VARIANT_FILES[v].some((f) => present.includes(f)));
+  const fix = usable.length
+    ? `choose variant ${usable.map((v) => `"${v}"`).join(' or ')}, or add the file`
+    : 'download the ONNX export of the model (e.g. from an onnx-community repo) into that folder';
+  throw new ModelFolderError(
+    `Model folder ${dir} has no ${candidates.map((c) => `onnx/${c}`).join(' or ')} for variant "${variant}" ` +
+      `(found: ${present.length ? present.map((f) => `onnx/${f}`).join(', ') : 'no .onnx files'}): ${fix}.`,
+  );
+}
+
+/** Checks the non-model files every folder needs; the onnx file is checked by `findOnnxFile`. */
+export function checkFolderFiles(dir: string): void {
+  const missing = REQUIRED_FILES.filter((f) => !existsSync(path.join(dir, f)));
+  if (missing.length === 0) return;
+  const tokenizer = missing.some((f) => f.startsWith('tokenizer'));
+  throw new ModelFolderError(
+    `Model folder ${dir} is missing ${missing.join(', ')}. ` +
+      (tokenizer
+        ? 'The tokenizer is loaded from tokenizer.json + tokenizer_config.json: copy both from the original model ' +
+          'repository (onnx-community repos ship them next to config.json).'
+        : 'Copy config.json from the original model repository.'),
+  );
+}
+
+/**
+ * A local folder (returned as an absolute path) or a hub id (downloaded into `cacheDir/<id>` unless there).
+ */
+export async function resolveModelDir(pathOrId: string, variant: OnnxVariant, cacheDir = defaultCacheDir()) {
+  const local = path.resolve(pathOrId);
+  if (existsSync(local)) return local;
+  if (!HUB_ID.test(pathOrId)) {
+    throw new ModelFolderError(
+      `Model folder ${local} does not exist. Set model.path to a local folder in the Hugging Face ONNX layout ` +
+        '(config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx) or to a hub id such as ' +
+        '"onnx-community/Llama-3.2-1B-Instruct".',
+    );
+  }
+  const dir = path.join(cacheDir, pathOrId);
+  const complete = () => {
+    try {
+      checkFolderFiles(dir);
+      findOnnxFile(dir, variant);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!complete()) await download(pathOrId, variant, dir);
+  return dir;
+}
+
+async function download(id: string, variant: OnnxVariant, dir: string): Promise<void> {
+  let files: string[];
+  try {
+    files = await ModelRegistry.get_pipeline_files('text-generation', id, { dtype: HUB_DTYPE[variant] as never });
+  } catch (e) {
+    throw new ModelFolderError(
+      `Model "${id}" is not in the local cache (${dir}) and could not be fetched from ${env.remoteHost} ` +
+        `(${(e as Error).message}). Without internet access, download the model folder elsewhere and set ` +
+        'model.path to that local folder (Hugging Face ONNX layout: config.json, tokenizer.json, onnx/model.onnx).',
+    );
+  }
+  // Data files before the .onnx that references them, so an interrupted download never looks complete.
+  files.sort((a, b) => Number(a.endsWith('.onnx')) - Number(b.endsWith('.onnx')));
+  // cli-progress draws garbage on stop() when stderr is not a terminal (logs, CI): print one line per file there.
+  const bars = process.stderr.isTTY
+    ? new cliProgress.MultiBar(
+        { format: ' {file} [{bar}] {percentage}% {value}/{total} MB', hideCursor: true, clearOnComplete: false },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  try {
+    for (const file of files) {
+      const dest = path.join(dir, file);
+      if (existsSync(dest)) continue;
+      await fetchFile(hubUrl(id, file), dest, file, bars);
+    }
+  } finally {
+    bars?.stop();
+  }
+}
+
+function hubUrl(id: string, file: string): string {
+  const repoPath = env.remotePathTemplate.replaceAll('{model}', id).replaceAll('{revision}', 'main');
+  return new URL(repoPath + file, env.remoteHost).href;
+}
+
+async function fetchFile(url: string, dest: string, label: string, bars?: cliProgress.MultiBar): Promise<void> {
+  const token = process.env.HF_TOKEN ?? process.env.HF_ACCESS_TOKEN;
+  const res = await fetch(url, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
+  if (!res.ok || !res.body) throw new ModelFolderError(`Downloading ${url} failed: HTTP ${res.status}.`);
+  const mb = (n: number) => Math.round(n / 1e5) / 10;
+  const total = Number(res.headers.get('content-length') ?? 0);
+  const bar = bars?.create(mb(total), 0, { file: label });
+  if (!bar) console.error(`downloading ${url} (${mb(total)} MB)`);
+  let done = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      done += chunk.length;
+      bar?.update(mb(done));
+      cb(null, chunk);
+    },
+  });
+  await mkdir(path.dirname(dest), { recursive: true });
+  const partial = `${dest}.partial`;
+  try {
+    await pipeline(Readable.fromWeb(res.body as never), count, createWriteStream(partial));
+    await rename(partial, dest);
+  } catch (e) {
+    await rm(partial, { force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * One forward pass with a KV cache. Layout of a row after a step: [cached slots][pads][new tokens], i.e. each
+ * step right-aligns its new tokens and puts the pads (mask 0) between the cache and them. With an empty cache
+ * that is plain left padding; after a shared prefix it keeps the prefix in the same slots for every row.
+ * Position ids are HF's cumsum(mask) - 1 clipped at 0, so real tokens count only real tokens before them.
+ */
+import * as ort from 'onnxruntime-node';
+import { FatalBackendError } from '../backends/types.js';
+import type { LocalModel } from './model.js';
+
+export interface CacheState {
+  /** past_key_values.{i}.key|value tensors, [batch, kvHeads, length, headDim]. */
+  kv: Record<string, ort.Tensor>;
+  /** Attention mask of the cached slots, row-major [batch, length]. */
+  mask: Uint8Array;
+  batch: number;
+  length: number;
+  /** Per row: number of real tokens so far = position id of the next real token. */
+  seen: number[];
+}
+
+export interface StepResult {
+  /** Logits of the next token after each row's last new token (full vocabulary). */
+  logits: Float32Array[];
+  state: CacheState;
+}
+
+/**
+ * Feeds each row's new tokens after `state` (which must have the same batch size) and grows the cache.
+ * `withLogits: false` fetches only the cache: ORT still computes the logits of graphs without num_logits_to_keep
+ * but skips copying [batch, seq, vocab] floats out (measured: 4x faster for a 500-token prefix, vocab 128k).
+ */
+export async function forward(
+  model: LocalModel,
+  state: CacheState | null,
+  rows: number[][],
+  withLogits = true,
+): Promise<StepResult> {
+  const { io, session } = model;
+  const batch = rows.length;
+  if (state && state.batch !== batch) throw new Error(`cache batch ${state.batch} != ${batch} rows`);
+  const past = state?.length ?? 0;
+  const { ids, mask, positions, seen } = layoutStep(state, rows, model.padId);
+  const seqLen = ids.length / batch;
+  const total = past + seqLen;
+
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor('int64', ids, [batch, seqLen]),
+    attention_mask: new ort.Tensor('int64', BigInt64Array.from(mask, (m) => BigInt(m)), [batch, total]),
+    position_ids: new ort.Tensor('int64', positions, [batch, seqLen]),
+    ...(state?.kv ?? emptyCache(model, batch)),
+  };
+  // Only the last position's logits are read: models that can skip the others are told so.
+  if (io.logitsToKeep) feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.of(1n), []);
+
+  let out: ort.InferenceSession.ReturnType;
+  try {
+    out = await (withLogits ? session.run(feeds) : session.run(feeds, model.cacheOutputs));
+  } catch (e) {
+    throw new FatalBackendError(`onnxruntime failed on ${model.onnxFile}: ${(e as Error).message}`);
+  }
+  const kv: Record<string, ort.Tensor> = {};
+  for (let i = 0; i < io.layers; i++) {
+    for (const part of ['key', 'value']) kv[`past_key_values.${i}.${part}`] = out[`present.${i}.${part}`]!;
+  }
+  const logits = withLogits ? lastLogits(model, out.logits!, batch) : [];
+  return { logits, state: { kv, mask, batch, length: total, seen } };
+}
+
+export interface StepLayout {
+  ids: BigInt64Array;
+  /** [batch, past + seqLen]: the cached slots' mask, then 0 for pads and 1 for new tokens. */
+  mask: Uint8Array;
+  positions: BigInt64Array;
+  seen: number[];
+}
+
+/** Input ids, attention mask and position ids (cumsum(mask) - 1, clipped at 0) of one step, row-major. */
+export function layoutStep(state: CacheState | null, rows: number[][], padId: number): StepLayout {
+  const batch = rows.length;
+  const past = state?.length ?? 0;
+  const seqLen = Math.max(...rows.map((r) => r.length));
+  const total = past + seqLen;
+  const ids = new BigInt64Array(batch * seqLen).fill(BigInt(padId));
+  const mask = new Uint8Array(batch * total);
+  const positions = new BigInt64Array(batch * seqLen);
+  const seen = state ? [...state.seen] : new Array<number>(batch).fill(0);
+  rows.forEach((row, b) => {
+    if (state) mask.set(state.mask.subarray(b * past, (b + 1) * past), b * total);
+    const pads = seqLen - row.length;
+    for (let j = 0; j < seqLen; j++) {
+      if (j >= pads) {
+        ids[b * seqLen + j] = BigInt(row[j - pads]!);
+        mask[b * total + past + j] = 1;
+        seen[b]!++;
+      }
+      positions[b * seqLen + j] = BigInt(Math.max(seen[b]! - 1, 0));
+    }
+  });
+  return { ids, mask, positions, seen };
+}
+
+/** Repeats a batch-1 cache `batch` times (the shared prefix of a batch of prompts). */
+export function tile(state: CacheState, batch: number): CacheState {
+  if (state.batch !== 1) throw new Error('only a batch-1 cache can be tiled');
+  const kv: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(state.kv)) {
+    const src = t.data as Float32Array | Uint16Array;
+    const dst = new (src.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(src.length * batch);
+    for (let b = 0; b < batch; b++) dst.set(src, b * src.length);
+    kv[name] = new ort.Tensor(t.type as 'float32', dst as Float32Array, [batch, ...t.dims.slice(1)]);
+  }
+  const mask = new Uint8Array(state.length * batch);
+  for (let b = 0; b < batch; b++) mask.set(state.mask, b * state.length);
+  return { kv, mask, batch, length: state.length, seen: new Array<number>(batch).fill(state.seen[0]!) };
+}
+
+/** The cache of the first `length` slots of a batch-1 cache (causal: they do not depend on later tokens). */
+export function truncate(state: CacheState, length: number): CacheState {
+  if (state.batch !== 1) throw new Error('only a batch-1 cache can be truncated');
+  const kv: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(state.kv)) {
+    const [, heads, past, dim] = t.dims as [number, number, number, number];
+    const src = t.data as Float32Array | Uint16Array;
+    const dst = new (src.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(heads * length * dim);
+    for (let h = 0; h < heads; h++) dst.set(src.subarray(h * past * dim, (h * past + length) * dim), h * length * dim);
+    kv[name] = new ort.Tensor(t.type as 'float32', dst as Float32Array, [1, heads, length, dim]);
+  }
+  const mask = state.mask.slice(0, length);
+  return { kv, mask, batch: 1, length, seen: [mask.reduce((a, m) => a + m, 0)] };
+}
+
+/**
+ * Runs one sequence through the model in pieces of at most `chunk` tokens, so that models without
+ * `num_logits_to_keep` never materialise [length, vocab] logits for a long prompt at once.
+ */
+export async function prefill(
+  model: LocalModel,
+  tokens: number[],
+  chunk: number,
+  withLogits = true,
+  from: CacheState | null = null,
+): Promise<StepResult> {
+  let step: StepResult | undefined;
+  for (let i = 0; i < tokens.length; i += chunk) {
+    const last = i + chunk >= tokens.length;
+    step = await forward(model, step?.state ?? from, [tokens.slice(i, i + chunk)], withLogits && last);
+  }
+  if (!step) throw new Error('prefill of an empty sequence');
+  return step;
+}
+
+function emptyCache(model: LocalModel, batch: number): Record<string, ort.Tensor> {
+  const { layers, kvHeads, headDim, kvType } = model.io;
+  const kv: Record<string, ort.Tensor> = {};
+  for (let i = 0; i < layers; i++) {
+    for (const part of ['key', 'value']) {
+      const data = kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
+      kv[`past_key_values.${i}.${part}`] = new ort.Tensor(kvType, data, [batch, kvHeads, 0, headDim]);
+    }
+  }
+  return kv;
+}
+
+function lastLogits(model: LocalModel, logits: ort.Tensor, batch: number): Float32Array[] {
+  const [, positions, vocab] = logits.dims as [number, number, number];
+  if (vocab !== model.vocabSize) {
+    throw new FatalBackendError(
+      `Vocabulary size mismatch: ${model.onnxFile} produced ${vocab} logits but config.json says ${model.vocabSize}.`,
+    );
+  }
+  const rows: Float32Array[] = [];
+  for (let b = 0; b < batch; b++) {
+    const start = (b * positions + positions - 1) * vocab;
+    const data = logits.data as Float32Array | Uint16Array;
+    rows.push(data instanceof Uint16Array ? halfToFloat(data.subarray(start, start + vocab)) : data.slice(start, start + vocab));
+  }
+  return rows;
+}
+
+/** IEEE 754 binary16 -> float32 (Node 20 has no Float16Array). */
+export function halfToFloat(src: Uint16Array): Float32Array {
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const h = src[i]!;
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    out[i] =
+      exp === 0 ? sign * frac * 2 ** -24 : exp === 31 ? (frac ? NaN : sign * Infinity) : sign * (1 + frac / 1024) * 2 ** (exp - 15);
+  }
+  return out;
+}

@@ -1,0 +1,139 @@
+/**
+ * Next-token logits for many prompts: batched, left-padded, and with shared-prefix reuse. The MMLU template puts
+ * the persona after the question, so the prompts of one question share everything up to "If you were a": that
+ * prefix is run once, its KV cache is tiled across the batch and only the suffixes are run, in one batch.
+ */
+import { forward, prefill, tile, truncate, type CacheState } from './forward.js';
+import type { LocalModel } from './model.js';
+
+export interface BatchOptions {
+  /** Most prompts per forward pass. */
+  maxBatch: number;
+  /** Run the longest common token prefix of a batch once. */
+  prefixReuse: boolean;
+  /** Most new tokens (rows x padded length) per forward pass; bounds activations and [batch, seq, vocab] logits. */
+  maxBatchTokens?: number;
+  signal?: AbortSignal;
+}
+
+export interface Batch {
+  /** Indices into the input, in the order the batch runs them. */
+  rows: number[];
+  /** Tokens shared by every row and run once (0 = no reuse). */
+  prefix: number;
+}
+
+/** Shorter prefixes than this are not worth a separate session run. */
+const MIN_PREFIX = 8;
+/** Without num_logits_to_keep the graph returns logits for every position: keep that tensor under ~256 MB. */
+const LOGITS_BYTES = 256 * 2 ** 20;
+
+/** Logits of the token after each sequence, in input order. */
+export async function nextTokenLogits(model: LocalModel, seqs: number[][], opts: BatchOptions): Promise<Float32Array[]> {
+  const maxTokens = tokenBudget(model, opts);
+  const out = new Array<Float32Array>(seqs.length);
+  for (const batch of planBatches(seqs, { ...opts, maxBatchTokens: maxTokens })) {
+    opts.signal?.throwIfAborted();
+    const rows = batch.rows.map((i) => seqs[i]!);
+    const logits = await model.exclusive(async () => {
+      if (rows.length === 1) return (await prefill(model, rows[0]!, maxTokens)).logits;
+      if (batch.prefix === 0) return (await forward(model, null, rows)).logits;
+      const shared = await prefixState(model, rows[0]!.slice(0, batch.prefix), maxTokens);
+      return (await forward(model, tile(shared, rows.length), rows.map((r) => r.slice(batch.prefix)))).logits;
+    });
+    batch.rows.forEach((i, k) => (out[i] = logits[k]!));
+  }
+  return out;
+}
+
+/**
+ * The batch-1 cache of `prefix`, starting from the model's last prefix when they share at least MIN_PREFIX tokens
+ * (57 personas of one question span several batches, and calls): truncated to the shared part, then extended.
+ */
+async function prefixState(model: LocalModel, prefix: number[], chunk: number): Promise<CacheState> {
+  const last = model.lastPrefix;
+  const shared = last ? commonPrefix(last.tokens, prefix) : 0;
+  let state: CacheState | null = null;
+  if (last && shared >= MIN_PREFIX) state = shared < last.tokens.length ? truncate(last.state, shared) : last.state;
+  const done = state ? shared : 0;
+  if (done < prefix.length) state = (await prefill(model, prefix.slice(done), chunk, false, state)).state;
+  model.lastPrefix = { tokens: prefix, state: state! };
+  return state!;
+}
+
+function tokenBudget(model: LocalModel, opts: BatchOptions): number {
+  const budget = opts.maxBatchTokens ?? 2048;
+  return model.io.logitsToKeep ? budget : Math.max(1, Math.min(budget, Math.floor(LOGITS_BYTES / (4 * model.vocabSize))));
+}
+
+/**
+ * Groups sequences into batches. With prefix reuse they are sorted lexicographically, so prompts sharing a long
+ * prefix are neighbours, and a batch is closed early when the next prompt would halve its common prefix (e.g. at
+ * the border between two questions). Without reuse they are sorted by length to keep padding small.
+ */
+export function planBatches(seqs: number[][], opts: BatchOptions): Batch[] {
+  const order = seqs.map((_, i) => i);
+  order.sort(opts.prefixReuse ? (a, b) => compareTokens(seqs[a]!, seqs[b]!) : (a, b) => seqs[a]!.length - seqs[b]!.length);
+  const maxTokens = opts.maxBatchTokens ?? Infinity;
+  const batches: Batch[] = [];
+  let rows: number[] = [];
+  let prefix = 0;
+  let longest = 0;
+  const close = () => {
+    if (rows.length) batches.push({ rows, prefix: usable(prefix, rows.length) });
+    rows = [];
+  };
+  for (const i of order) {
+    const seq = seqs[i]!;
+    if (rows.length) {
+      const first = seqs[rows[0]!]!;
+      // The last token is never shared: its logits are what the row is for.
+      const p = Math.min(prefix, commonPrefix(first, seq), seq.length - 1);
+      const cost = (rows.length + 1) * (Math.max(longest, seq.length) - usable(p, rows.length + 1));
+      const split = opts.prefixReuse && usable(prefix, rows.length) > 0 && p < prefix / 2;
+      if (rows.length >= opts.maxBatch || cost > maxTokens || split) close();
+      else {
+        rows.push(i);
+        prefix = p;
+        longest = Math.max(longest, seq.length);
+        continue;
+      }
+    }
+    rows = [i];
+    prefix = opts.prefixReuse ? seq.length - 1 : 0;
+    longest = seq.length;
+  }
+  close();
+  return batches;
+}
+
+function usable(prefix: number, rows: number): number {
+  return rows > 1 && prefix >= MIN_PREFIX ? prefix : 0;
+}
+
+function commonPrefix(a: number[], b: number[]): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+
+function compareTokens(a: number[], b: number[]): number {
+  const n = commonPrefix(a, b);
+  if (n < a.length && n < b.length) return a[n]! - b[n]!;
+  return a.length - b.length;
+}
+
+/** log Σ exp(logits) in float64: log-softmax(logits)[i] = logits[i] - logSumExp(logits). */
+export function logSumExp(logits: Float32Array): number {
+  // Indexed loops: iterators and Math.max calls made this the bottleneck at a 128k vocabulary.
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  return max + Math.log(sum);
+}
+
+export function logSoftmax(logits: Float32Array): Float64Array {
+  const lse = logSumExp(logits);
+  return Float64Array.from(logits, (x) => x - lse);
+}
