@@ -8,6 +8,12 @@ import { workerCommand } from './commands/worker.js';
 import { statusCommand, resultsCommand } from './commands/results.js';
 import { InputError } from '../experiment/errors.js';
 
+// `rolyplay results … | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command()
   .name('rolyplay')
   .description('In-context impersonation experiments (persona × item sweeps) as durable Temporal workflows')

@@ -151,7 +151,7 @@ function resolveParsed(cfg: ExperimentConfigParsed, opts: LoadOptions): Experime
       batchesPerShard: cfg.execution.batches_per_shard,
       shardsInFlight: cfg.execution.shards_in_flight,
       batchesInFlight: cfg.execution.batches_in_flight,
-      heartbeatTimeoutMs: Math.round(cfg.execution.heartbeat_s * 1000),
+      heartbeatTimeoutMs: Math.round((cfg.execution.heartbeat_s ?? (cfg.model.backend === 'onnx' ? 300 : 30)) * 1000),
       taskQueue: cfg.execution.task_queue ?? (cfg.model.backend === 'onnx' ? LOCAL_LLM_TASK_QUEUE : DEFAULT_TASK_QUEUE),
     },
     outDir: join(abs(cfg.output.dir), run),

@@ -91,13 +91,14 @@ export const MmluConfig = z
         batches_per_shard: posInt.default(16),
         shards_in_flight: posInt.default(4),
         batches_in_flight: posInt.default(2),
-        /** A batch that stops heartbeating this long (worker crash) is retried on another worker. */
-        heartbeat_s: z.number().positive().default(30),
+        /** A batch that stops heartbeating this long (worker crash) is retried on another worker. Default 30 s for
+         * API models, 300 s for local ones (an onnxruntime forward pass holds the event loop, heartbeats included). */
+        heartbeat_s: z.number().positive().optional(),
         /** Task queue of the batch activities; defaults to rolyplay-llm-local for onnx models, else rolyplay. */
         task_queue: z.string().min(1).optional(),
       })
       .strict()
-      .default({ questions_per_batch: 64, batches_per_shard: 16, shards_in_flight: 4, batches_in_flight: 2, heartbeat_s: 30 }),
+      .default({ questions_per_batch: 64, batches_per_shard: 16, shards_in_flight: 4, batches_in_flight: 2 }),
     output: z.object({ dir: z.string().min(1).default('runs') }).strict().default({ dir: 'runs' }),
   })
   .strict();
