@@ -12,9 +12,8 @@ import { BackendError } from '../backends/types.js';
 import { InputError } from '../experiment/errors.js';
 import { resolveConfig, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
 import { openStore, storePath } from '../store/results.js';
-import { BatchFailure, runMmluBatch, type BatchProgress } from '../tasks/mmlu/runner.js';
-import { loadSubject } from '../tasks/mmlu/data.js';
-import { modelLabel, writeMmluReport } from '../tasks/mmlu/report.js';
+import { BatchFailure } from '../tasks/mmlu/runner.js';
+import { modelLabel, taskFor } from '../tasks/registry.js';
 import type { BatchRef, ExperimentPlan, ExperimentResult, ShardPlan } from '../workflows/types.js';
 
 export interface ActivityDeps {
@@ -75,7 +74,7 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Score one batch (questions × all personas); resumes from the last heartbeat and skips stored cells. */
+    /** Run one batch (units × all personas); resumes from the last heartbeat and skips what is stored. */
     async runBatch(ref: BatchRef): Promise<{ cells: number; discarded: number }> {
       return asTemporalFailure(async () => {
         const spec = specFor(ref);
@@ -83,48 +82,47 @@ export function createActivities(deps: ActivityDeps) {
         const ctx = Context.current();
         // Each queued model request listens on the cancellation signal: a batch has many.
         setMaxListeners(0, ctx.cancellationSignal);
-        const resumed = activityInfo().heartbeatDetails as BatchProgress | undefined;
-        let last: BatchProgress = resumed ?? { next: 0 };
+        let last: unknown = activityInfo().heartbeatDetails;
         const beat = setInterval(() => heartbeat(last), deps.heartbeatEveryMs ?? 2000);
         try {
-          const r = await runMmluBatch(
+          return await taskFor(spec).runBatch(
             {
               spec,
               backend,
               store: openStore(ref.storePath),
               signal: ctx.cancellationSignal,
-              resumeFrom: last.next,
+              resume: last,
               onProgress: (p) => {
                 last = p;
                 heartbeat(p);
               },
             },
-            { subject: ref.subject, start: ref.start, end: ref.end },
+            { group: ref.group, start: ref.start, end: ref.end },
           );
-          return { cells: r.cells, discarded: r.discarded };
         } finally {
           clearInterval(beat);
         }
       });
     },
 
-    /** Re-read the store and write results.csv and metrics.json (idempotent). */
+    /** Re-read the store and write the run's files (idempotent). */
     async reduceExperiment(input: { run: string; storePath: string; outDir: string }): Promise<ExperimentResult> {
       return asTemporalFailure(async () => {
         const store = openStore(input.storePath);
         const rec = store.getRun(input.run);
         if (!rec) throw new InputError('run', `run ${input.run} not found in ${input.storePath}`, 'plan the run first');
         const spec = rec.spec as ExperimentSpec;
-        const cells = store.cells(input.run);
-        const { resultsCsv, metricsJson, metrics } = writeMmluReport(spec, cells);
+        const report = taskFor(spec).report(spec, store);
         return {
           run: spec.run,
+          task: spec.task,
           outDir: spec.outDir,
           totalCells: rec.totalCells,
-          cells: cells.length,
-          discarded: metrics.discarded,
-          files: { resultsCsv, metricsJson },
-          personas: metrics.per_persona.map(({ persona, n, correct, accuracy, discarded }) => ({ persona, n, correct, accuracy, discarded })),
+          cells: report.cells,
+          discarded: report.discarded,
+          files: report.files,
+          table: report.table,
+          ...(report.personas ? { personas: report.personas } : {}),
         };
       });
     },
@@ -137,16 +135,9 @@ export declare const planExperiment: Activities['planExperiment'];
 export declare const runBatch: Activities['runBatch'];
 export declare const reduceExperiment: Activities['reduceExperiment'];
 
-/** Split the run into shards of batches; a batch is a few questions of one subject × all personas. */
+/** Split the run into shards of the task's batches (each a few units × all personas). */
 export function planShards(spec: ExperimentSpec): ShardPlan[] {
-  const batches: ShardPlan['batches'] = [];
-  for (const subject of spec.data.subjects) {
-    const n = Math.min(loadSubject(spec.data.path, subject, spec.data.split).length, spec.data.limit ?? Infinity);
-    for (let start = 0; start < n; start += spec.execution.questionsPerBatch) {
-      const end = Math.min(n, start + spec.execution.questionsPerBatch);
-      batches.push({ subject, start, end, cells: (end - start) * spec.personas.length });
-    }
-  }
+  const batches = taskFor(spec).plan(spec);
   const shards: ShardPlan[] = [];
   for (let i = 0; i < batches.length; i += spec.execution.batchesPerShard) {
     const part = batches.slice(i, i + spec.execution.batchesPerShard);

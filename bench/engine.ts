@@ -6,22 +6,31 @@
  *   node dist/bench/engine.js [--subjects 57] [--questions 128] [--batch 32]
  */
 import { join } from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { BackendRegistry } from '../backends/registry.js';
-import { resolveConfig, PACKAGE_ROOT } from '../experiment/load.js';
+import { resolveConfig, PACKAGE_ROOT, type MmluSpec } from '../experiment/load.js';
 import { planShards } from '../activities/index.js';
 import { ResultStore, storePath, closeAllStores } from '../store/results.js';
-import { runMmluBatch } from '../tasks/mmlu/runner.js';
-import { writeMmluReport } from '../tasks/mmlu/report.js';
+import { mmluTask } from '../tasks/mmlu/task.js';
 import { MMLU_SUBJECTS } from '../tasks/mmlu/categories.js';
 import { startDevServer } from '../server/devServer.js';
 import { createWorkers, installRuntime } from '../workers/index.js';
 import { experimentWorkflow } from '../workflows/index.js';
 import { InstantBackend } from './instantBackend.js';
+
+/** CPU time (user + system) of a process, from /proc (Linux), in ms. */
+function serverCpuMs(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
 
 export interface EngineBenchResult {
   cells: number;
@@ -50,14 +59,14 @@ export async function engineBench(opts: { subjects: number; questions: number; b
   const backend = new InstantBackend();
   try {
     // 1. Plain loop: plan, every batch in order, reduce.
-    const spec = resolveConfig(config(join(dir, 'plain'), 'plain', subjects, opts.questions, opts.batch, 'bench'));
+    const spec = resolveConfig(config(join(dir, "plain"), "plain", subjects, opts.questions, opts.batch, "bench")) as MmluSpec;
     const t0 = performance.now();
     const store = new ResultStore(storePath(spec.outDir));
     const shards = planShards(spec);
     const total = shards.reduce((a, s) => a + s.cells, 0);
     store.saveRun({ run: spec.run, task: spec.task, specHash: spec.specHash, spec, totalCells: total });
-    for (const shard of shards) for (const b of shard.batches) await runMmluBatch({ spec, backend, store }, b);
-    writeMmluReport(spec, store.cells(spec.run));
+    for (const shard of shards) for (const b of shard.batches) await mmluTask.runBatch({ spec, backend, store }, b);
+    mmluTask.report(spec, store);
     const plainSec = (performance.now() - t0) / 1000;
     store.close();
 
@@ -72,6 +81,8 @@ export async function engineBench(opts: { subjects: number; questions: number; b
     const running = worker.run();
     try {
       const client = new Client({ connection });
+      const cpu0 = process.cpuUsage();
+      const srv0 = serverCpuMs(server.process.pid);
       const t1 = performance.now();
       const result = await client.workflow.execute(experimentWorkflow, {
         taskQueue: 'bench',
@@ -79,6 +90,8 @@ export async function engineBench(opts: { subjects: number; questions: number; b
         args: [{ config: config(join(dir, 'temporal'), 'temporal', subjects, opts.questions, opts.batch, 'bench') }],
       });
       const temporalSec = (performance.now() - t1) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      if (process.env.BENCH_DEBUG) console.error({ temporalSec, workerCpuSec: (cpu.user + cpu.system) / 1e6, serverCpuSec: (serverCpuMs(server.process.pid) - srv0) / 1000 });
       if (result.cells !== total) throw new Error(`temporal run stored ${result.cells} cells, expected ${total}`);
       return {
         cells: total,

@@ -4,6 +4,7 @@ import { experimentWorkflow, progressQuery, type Progress } from '../workflows/i
 import type { ExperimentInput, ExperimentResult } from '../workflows/types.js';
 import type { ExperimentSpec } from '../experiment/load.js';
 import { DEFAULT_TASK_QUEUE } from '../experiment/load.js';
+import { modelLabel, taskFor } from '../tasks/registry.js';
 import { InputError } from '../experiment/errors.js';
 import { openStore, storePath } from '../store/results.js';
 import { existsSync } from 'node:fs';
@@ -33,12 +34,12 @@ export async function startOrAttach(
     taskQueue,
     args: [input],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    staticSummary: `${spec.task} · ${spec.run} · ${spec.personas.length} personas × ${spec.data.subjects.length} subjects`,
+    staticSummary: taskFor(spec).summary(spec),
     staticDetails: [
       `**Run** ${spec.run}`,
-      `**Task** ${spec.task} (${spec.data.split}, ${spec.data.subjects.length} subjects${spec.data.limit ? `, first ${spec.data.limit} questions each` : ''})`,
+      ...taskFor(spec).details(spec),
       `**Personas** ${spec.personas.length}: ${spec.personas.slice(0, 8).join(', ')}${spec.personas.length > 8 ? ', …' : ''}`,
-      `**Template** ${spec.template.name} · **format** ${spec.format} · **scoring** ${spec.scoring.mode}`,
+      `**Model** ${modelLabel(spec)}`,
       `**Output** ${spec.outDir}`,
     ].join('\n\n'),
   });

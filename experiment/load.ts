@@ -10,7 +10,15 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { InputError } from './errors.js';
 import { applyOverrides, isPlainObject } from './overrides.js';
-import { ExperimentConfig, type ExperimentConfigParsed, type ModelSpec, PersonaSetRef, TemplateRef } from './schema.js';
+import {
+  ExperimentConfig,
+  type BanditConfigParsed,
+  type ExperimentConfigParsed,
+  type MmluConfigParsed,
+  type ModelSpec,
+  PersonaSetRef,
+  TemplateRef,
+} from './schema.js';
 import { MMLU_SUBJECTS, expertPersonaFor } from '../tasks/mmlu/categories.js';
 import { type MmluTemplate, placeholders } from '../tasks/mmlu/prompts.js';
 import { checkMmluData, type MmluSplit } from '../tasks/mmlu/data.js';
@@ -28,20 +36,17 @@ function findPackageRoot(from: string): string {
   }
 }
 
-export interface MmluSpec {
-  task: 'mmlu';
+/** What every task's resolved spec has: the engine needs nothing else. */
+export interface CommonSpec {
   run: string;
   /** Hash of everything that changes results (not execution or output settings). */
   specHash: string;
-  data: { path: string; split: MmluSplit; subjects: string[]; limit?: number };
   personas: string[];
-  groups: { neutral: string[] };
-  template: MmluTemplate;
   format: PromptFormat;
-  scoring: { mode: 'logits' | 'generate'; maxTries: number; maxTokens?: number; temperature?: number };
   model: ModelSpec;
   execution: {
-    questionsPerBatch: number;
+    /** Questions (MMLU) or games (bandit) per batch activity; each batch covers them for all personas. */
+    unitsPerBatch: number;
     batchesPerShard: number;
     shardsInFlight: number;
     batchesInFlight: number;
@@ -50,7 +55,26 @@ export interface MmluSpec {
   };
   outDir: string;
 }
-export type ExperimentSpec = MmluSpec;
+
+export interface MmluSpec extends CommonSpec {
+  task: 'mmlu';
+  data: { path: string; split: MmluSplit; subjects: string[]; limit?: number };
+  groups: { neutral: string[] };
+  template: MmluTemplate;
+  scoring: { mode: 'logits' | 'generate'; maxTries: number; maxTokens?: number; temperature?: number };
+}
+
+export interface BanditSpec extends CommonSpec {
+  task: 'bandit';
+  games: number;
+  trials: number;
+  seed: number | string;
+  design: 'faithful' | 'paired';
+  scoring: { mode: 'logits' | 'generate'; temperature: number; maxTries: number };
+  accLast: 'faithful' | 'intended';
+}
+
+export type ExperimentSpec = MmluSpec | BanditSpec;
 
 export const DEFAULT_TASK_QUEUE = 'rolyplay';
 export const LOCAL_LLM_TASK_QUEUE = 'rolyplay-llm-local';
@@ -100,11 +124,69 @@ function zodToInputError(error: z.ZodError, file?: string): InputError {
   return new InputError(field, issue.message + more, fix, file);
 }
 
+interface ResolveContext {
+  baseDir: string;
+  configsDir: string;
+  file?: string;
+  abs(p: string): string;
+}
+
 function resolveParsed(cfg: ExperimentConfigParsed, opts: LoadOptions): ExperimentSpec {
   const baseDir = opts.baseDir ?? process.cwd();
-  const configsDir = opts.configsDir ?? BUILTIN_CONFIGS;
-  const file = opts.file;
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const ctx: ResolveContext = {
+    baseDir,
+    configsDir: opts.configsDir ?? BUILTIN_CONFIGS,
+    file: opts.file,
+    abs: (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p)),
+  };
+  return cfg.task === 'mmlu' ? resolveMmlu(cfg, ctx) : resolveBandit(cfg, ctx);
+}
+
+/** The parts every task resolves the same way: persona sets, model paths, run name, execution, output folder. */
+function resolveCommon(
+  cfg: ExperimentConfigParsed,
+  ctx: ResolveContext,
+  results: Record<string, unknown>,
+  unitsPerBatch: number,
+): CommonSpec & { task: ExperimentConfigParsed['task'] } {
+  const personas = unique(cfg.personas.flatMap((ref, i) => loadPersonaSet(ref, `personas.${i}`, ctx.configsDir, ctx.baseDir, ctx.file)));
+  const model: ModelSpec = cfg.model.backend === 'onnx' && !looksLikeHubId(cfg.model.path) ? { ...cfg.model, path: ctx.abs(cfg.model.path) } : cfg.model;
+  const specHash = hashOf({ task: cfg.task, personas, format: cfg.format, model, ...results });
+  const run = cfg.name ?? `${cfg.task}-${specHash.slice(0, 10)}`;
+  const local = cfg.model.backend === 'onnx';
+  return {
+    task: cfg.task,
+    run,
+    specHash,
+    personas,
+    format: cfg.format,
+    model,
+    execution: {
+      unitsPerBatch,
+      batchesPerShard: cfg.execution.batches_per_shard,
+      shardsInFlight: cfg.execution.shards_in_flight,
+      batchesInFlight: cfg.execution.batches_in_flight,
+      heartbeatTimeoutMs: Math.round((cfg.execution.heartbeat_s ?? (local ? 300 : 30)) * 1000),
+      taskQueue: cfg.execution.task_queue ?? (local ? LOCAL_LLM_TASK_QUEUE : DEFAULT_TASK_QUEUE),
+    },
+    outDir: join(ctx.abs(cfg.output.dir), run),
+  };
+}
+
+function resolveBandit(cfg: BanditConfigParsed, ctx: ResolveContext): BanditSpec {
+  const results = {
+    games: cfg.games,
+    trials: cfg.trials,
+    seed: cfg.seed,
+    design: cfg.design,
+    scoring: { mode: cfg.scoring.mode, temperature: cfg.scoring.temperature, maxTries: cfg.scoring.max_tries },
+    accLast: cfg.metrics.acc_last,
+  };
+  return { ...resolveCommon(cfg, ctx, results, cfg.execution.games_per_batch), ...results, task: 'bandit' };
+}
+
+function resolveMmlu(cfg: MmluConfigParsed, ctx: ResolveContext): MmluSpec {
+  const { configsDir, baseDir, file, abs } = ctx;
 
   const subjects = cfg.data.subjects === 'all' ? [...MMLU_SUBJECTS] : cfg.data.subjects;
   const unknown = subjects.filter((s) => !(MMLU_SUBJECTS as readonly string[]).includes(s));
@@ -119,7 +201,6 @@ function resolveParsed(cfg: ExperimentConfigParsed, opts: LoadOptions): Experime
     throw err;
   }
 
-  const personas = unique(cfg.personas.flatMap((ref, i) => loadPersonaSet(ref, `personas.${i}`, configsDir, baseDir, file)));
   const neutral = unique(cfg.groups.neutral.flatMap((ref, i) => loadPersonaSet(ref, `groups.neutral.${i}`, configsDir, baseDir, file)));
   const template = loadTemplate(cfg.template, configsDir, baseDir, file);
 
@@ -129,33 +210,15 @@ function resolveParsed(cfg: ExperimentConfigParsed, opts: LoadOptions): Experime
     ...(cfg.scoring.max_tokens !== undefined ? { maxTokens: cfg.scoring.max_tokens } : template.maxTokens !== undefined ? { maxTokens: template.maxTokens } : {}),
     ...(cfg.scoring.temperature !== undefined ? { temperature: cfg.scoring.temperature } : {}),
   };
-  const model: ModelSpec = cfg.model.backend === 'onnx' && !looksLikeHubId(cfg.model.path) ? { ...cfg.model, path: abs(cfg.model.path) } : cfg.model;
+  const data = { path: dataPath, split: cfg.data.split, subjects, ...(cfg.data.limit ? { limit: cfg.data.limit } : {}) };
   const results = {
-    task: cfg.task,
-    data: { path: dataPath, split: cfg.data.split, subjects, ...(cfg.data.limit ? { limit: cfg.data.limit } : {}) },
-    personas,
+    // The data folder's location does not change results: moving it must not orphan a run.
+    data: { ...data, path: undefined },
     groups: { neutral },
     template: { name: template.name, separator: template.separator, text: template.text, ...(template.noPersona ? { noPersona: template.noPersona } : {}) },
-    format: cfg.format,
     scoring,
-    model,
   };
-  const specHash = hashOf({ ...results, data: { ...results.data, path: undefined } });
-  const run = cfg.name ?? `mmlu-${specHash.slice(0, 10)}`;
-  return {
-    ...results,
-    run,
-    specHash,
-    execution: {
-      questionsPerBatch: cfg.execution.questions_per_batch,
-      batchesPerShard: cfg.execution.batches_per_shard,
-      shardsInFlight: cfg.execution.shards_in_flight,
-      batchesInFlight: cfg.execution.batches_in_flight,
-      heartbeatTimeoutMs: Math.round((cfg.execution.heartbeat_s ?? (cfg.model.backend === 'onnx' ? 300 : 30)) * 1000),
-      taskQueue: cfg.execution.task_queue ?? (cfg.model.backend === 'onnx' ? LOCAL_LLM_TASK_QUEUE : DEFAULT_TASK_QUEUE),
-    },
-    outDir: join(abs(cfg.output.dir), run),
-  };
+  return { ...resolveCommon(cfg, ctx, results, cfg.execution.questions_per_batch), ...results, data, task: 'mmlu' };
 }
 
 function looksLikeHubId(p: string): boolean {

@@ -53,12 +53,39 @@ export const OnnxModel = z
 
 export const ModelConfig = z.discriminatedUnion('backend', [OpenAIModel, OnnxModel]);
 
+const runName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" only')
+  .optional();
+
+/** How a run is cut into activities and how much runs at once. `unit` names the batch size key. */
+function executionSchema<K extends string>(unitKey: K, unitDefault: number) {
+  const defaults = { [unitKey]: unitDefault, batches_per_shard: 16, shards_in_flight: 4, batches_in_flight: 2 } as Record<K, number> & {
+    batches_per_shard: number;
+    shards_in_flight: number;
+    batches_in_flight: number;
+  };
+  return z
+    .object({
+      ...({ [unitKey]: posInt.default(unitDefault) } as Record<K, z.ZodDefault<typeof posInt>>),
+      batches_per_shard: posInt.default(16),
+      shards_in_flight: posInt.default(4),
+      batches_in_flight: posInt.default(2),
+      /** A batch that stops heartbeating this long (worker crash) is retried on another worker. Default 30 s for
+       * API models, 300 s for local ones (an onnxruntime forward pass holds the event loop, heartbeats included). */
+      heartbeat_s: z.number().positive().optional(),
+      /** Task queue of the batch activities; defaults to rolyplay-llm-local for onnx models, else rolyplay. */
+      task_queue: z.string().min(1).optional(),
+    })
+    .strict()
+    .default(defaults as never);
+}
+
+const OutputConfig = z.object({ dir: z.string().min(1).default('runs') }).strict().default({ dir: 'runs' });
+
 export const MmluConfig = z
   .object({
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" only')
-      .optional(),
+    name: runName,
     task: z.literal('mmlu'),
     data: z
       .object({
@@ -85,21 +112,8 @@ export const MmluConfig = z
       .strict()
       .default({ mode: 'logits', max_tries: 10 }),
     model: ModelConfig,
-    execution: z
-      .object({
-        questions_per_batch: posInt.default(64),
-        batches_per_shard: posInt.default(16),
-        shards_in_flight: posInt.default(4),
-        batches_in_flight: posInt.default(2),
-        /** A batch that stops heartbeating this long (worker crash) is retried on another worker. Default 30 s for
-         * API models, 300 s for local ones (an onnxruntime forward pass holds the event loop, heartbeats included). */
-        heartbeat_s: z.number().positive().optional(),
-        /** Task queue of the batch activities; defaults to rolyplay-llm-local for onnx models, else rolyplay. */
-        task_queue: z.string().min(1).optional(),
-      })
-      .strict()
-      .default({ questions_per_batch: 64, batches_per_shard: 16, shards_in_flight: 4, batches_in_flight: 2 }),
-    output: z.object({ dir: z.string().min(1).default('runs') }).strict().default({ dir: 'runs' }),
+    execution: executionSchema('questions_per_batch', 64),
+    output: OutputConfig,
   })
   .strict();
 
@@ -107,6 +121,42 @@ export type MmluConfigInput = z.input<typeof MmluConfig>;
 export type MmluConfigParsed = z.output<typeof MmluConfig>;
 export type ModelSpec = z.output<typeof ModelConfig>;
 
+/** The two-armed bandit (SPEC §3): age personas play games of `trials` choices between two slot machines. */
+export const BanditConfig = z
+  .object({
+    name: runName,
+    task: z.literal('bandit'),
+    /** Games per persona (the seed plays 2000). */
+    games: posInt.default(100),
+    trials: posInt.default(10),
+    /** Run seed: every persona × game draws its bandit and its choices from its own stream of it. */
+    seed: z.union([z.number().int(), z.string().min(1)]).default(2016),
+    /** faithful: a fresh bandit per persona and game, as the seed; paired: all personas play the same bandits. */
+    design: z.enum(['faithful', 'paired']).default('faithful'),
+    personas: z.array(PersonaSetRef).min(1).default(['ages']),
+    format: z.enum(PROMPT_FORMATS).default('plain'),
+    scoring: z
+      .object({
+        /** logits: sample from softmax(log-probs of "1"/"2" / temperature); generate: exact "1" or "2" only. */
+        mode: z.enum(['logits', 'generate']).default('logits'),
+        temperature: z.number().min(0).default(1),
+        /** generate: tries per trial before the game is abandoned. */
+        max_tries: posInt.default(20),
+      })
+      .strict()
+      .default({ mode: 'logits', temperature: 1, max_tries: 20 }),
+    metrics: z
+      .object({ acc_last: z.enum(['faithful', 'intended']).default('faithful') })
+      .strict()
+      .default({ acc_last: 'faithful' }),
+    model: ModelConfig,
+    execution: executionSchema('games_per_batch', 10),
+    output: OutputConfig,
+  })
+  .strict();
+
+export type BanditConfigParsed = z.output<typeof BanditConfig>;
+
 /** Top-level dispatch on `task`; new tasks add their schema here. */
-export const ExperimentConfig = z.discriminatedUnion('task', [MmluConfig]);
+export const ExperimentConfig = z.discriminatedUnion('task', [MmluConfig, BanditConfig]);
 export type ExperimentConfigParsed = z.output<typeof ExperimentConfig>;

@@ -53,6 +53,20 @@ CREATE TABLE IF NOT EXISTS cells (
   updated_at TEXT NOT NULL,
   PRIMARY KEY (run, task, persona, item, sample)
 );
+-- The bandit: one row per finished (or abandoned) game, and its trial rows (the seed's CSV columns).
+CREATE TABLE IF NOT EXISTS bandit_games (
+  run TEXT NOT NULL, persona TEXT NOT NULL, game INTEGER NOT NULL, mu1 REAL NOT NULL, mu2 REAL NOT NULL,
+  abandoned INTEGER NOT NULL, trials INTEGER NOT NULL, backend TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (run, persona, game)
+);
+CREATE INDEX IF NOT EXISTS bandit_games_by_game ON bandit_games (run, game, persona);
+CREATE TABLE IF NOT EXISTS bandit_trials (
+  run TEXT NOT NULL, persona TEXT NOT NULL, game INTEGER NOT NULL, trial INTEGER NOT NULL,
+  v REAL NOT NULL, ru REAL NOT NULL, v_tu REAL NOT NULL, action1 INTEGER NOT NULL, regret REAL NOT NULL,
+  reward REAL NOT NULL, mu1 REAL NOT NULL, mu2 REAL NOT NULL, logprob1 REAL, logprob2 REAL, attempts INTEGER NOT NULL,
+  raw_text TEXT, prompt_hash TEXT NOT NULL,
+  PRIMARY KEY (run, persona, game, trial)
+);
 -- Batches look their cells up by item (resume, per-batch counts): without this each lookup scans the run.
 CREATE INDEX IF NOT EXISTS cells_by_item ON cells (run, task, item, persona, sample);
 `;

@@ -204,7 +204,7 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
       const b = shard.batches[i] as ShardInput['shard']['batches'][number];
       running.set(
         i,
-        runBatch({ run: plan.run, storePath: plan.storePath, specHash: plan.specHash, subject: b.subject, start: b.start, end: b.end }).then(
+        runBatch({ run: plan.run, storePath: plan.storePath, specHash: plan.specHash, group: b.group, start: b.start, end: b.end }).then(
           (r) => {
             running.delete(i);
             cells += r.cells;

@@ -28,14 +28,15 @@ export interface BatchRef {
   run: string;
   storePath: string;
   specHash: string;
-  subject: string;
+  /** An MMLU subject, or "games" for the bandit. */
+  group: string;
   start: number;
   end: number;
 }
 
 export interface ShardPlan {
   index: number;
-  batches: { subject: string; start: number; end: number; cells: number }[];
+  batches: { group: string; start: number; end: number; cells: number }[];
   cells: number;
 }
 
@@ -84,10 +85,17 @@ export interface PersonaSummary {
 
 export interface ExperimentResult {
   run: string;
+  task: string;
   outDir: string;
   totalCells: number;
+  /** MMLU: persona × question cells; bandit: persona × game cells (games stored, abandoned included). */
   cells: number;
+  /** MMLU: discarded answers; bandit: abandoned games. */
   discarded: number;
-  files: { resultsCsv: string; metricsJson: string };
-  personas: PersonaSummary[];
+  /** e.g. resultsCsv and metricsJson (MMLU), trialsCsv and metricsJson (bandit). */
+  files: Record<string, string>;
+  /** The per-persona table the CLI prints. */
+  table: { columns: string[]; rows: (string | number | null)[][] };
+  /** MMLU only: per-persona counts. */
+  personas?: PersonaSummary[];
 }

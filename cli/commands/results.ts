@@ -1,23 +1,24 @@
 /** `rolyplay status <run>` and `rolyplay results <run>`: read a run folder (and its workflow, if reachable). */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { InputError } from '../../experiment/errors.js';
-import { openStore, storePath } from '../../store/results.js';
-import type { ExperimentSpec } from '../../experiment/load.js';
-import { resultsCsv, writeMmluReport, type MmluMetrics } from '../../tasks/mmlu/report.js';
-import { personaTable } from '../table.js';
+import { join, resolve, basename } from 'node:path';
 import { Connection, Client } from '@temporalio/client';
+import { InputError } from '../../experiment/errors.js';
+import { openStore, storePath, type ResultStore, type RunRecord } from '../../store/results.js';
+import type { ExperimentSpec } from '../../experiment/load.js';
+import { taskFor } from '../../tasks/registry.js';
+import { formatTable } from '../table.js';
 import { queryProgress, workflowIdFor } from '../runs.js';
+import { countGames } from '../../store/bandit.js';
 
 function runFolder(run: string, output: string): { dir: string; name: string } {
   const asPath = resolve(run);
-  if (existsSync(storePath(asPath))) return { dir: asPath, name: asPath.split('/').pop() as string };
+  if (existsSync(storePath(asPath))) return { dir: asPath, name: basename(asPath) };
   const dir = resolve(output, run);
   if (existsSync(storePath(dir))) return { dir, name: run };
   throw new InputError('run', `no run "${run}" (looked for ${storePath(asPath)} and ${storePath(dir)})`, 'pass the run name and --output base folder, or the run folder');
 }
 
-function loadRun(run: string, output: string) {
+function loadRun(run: string, output: string): { dir: string; store: ResultStore; rec: RunRecord } {
   const { dir, name } = runFolder(run, output);
   const store = openStore(storePath(dir));
   // A run folder holds one run; its name is the folder name unless the folder was renamed.
@@ -26,9 +27,13 @@ function loadRun(run: string, output: string) {
   return { dir, store, rec };
 }
 
+function storedCells(store: ResultStore, rec: RunRecord): number {
+  return rec.task === 'bandit' ? countGames(store, rec.run).games : store.countCells(rec.run);
+}
+
 export async function statusCommand(run: string, opts: { output: string }): Promise<void> {
   const { dir, store, rec } = loadRun(run, opts.output);
-  const done = store.countCells(rec.run);
+  const done = storedCells(store, rec);
   const lines = [`run ${rec.run} (${rec.task}) in ${dir}`, `cells stored: ${done} / ${rec.totalCells} (${((100 * done) / Math.max(1, rec.totalCells)).toFixed(1)} %)`];
   if (process.env.TEMPORAL_ADDRESS) {
     const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS });
@@ -50,20 +55,14 @@ export async function statusCommand(run: string, opts: { output: string }): Prom
 
 export async function resultsCommand(run: string, opts: { format: 'table' | 'csv' | 'json'; output: string }): Promise<void> {
   const { dir, store, rec } = loadRun(run, opts.output);
-  const metricsFile = join(dir, 'metrics.json');
-  const cells = store.cells(rec.run);
-  if (opts.format === 'csv') {
-    process.stdout.write(resultsCsv(cells));
+  const spec = rec.spec as ExperimentSpec;
+  // A finished run's files are rewritten from the store (idempotent); an unfinished one gets a preview beside them.
+  const complete = storedCells(store, rec) >= rec.totalCells;
+  const report = taskFor(spec).report({ ...spec, outDir: complete ? dir : join(dir, 'preview') }, store);
+  if (opts.format === 'table') {
+    process.stdout.write(`${formatTable(report.table)}\n${report.cells} cells of ${rec.totalCells}${complete ? '' : ' (run not finished)'}\n`);
     return;
   }
-  // A run still in progress has no metrics.json yet: compute them from what is stored so far.
-  const metrics: MmluMetrics = existsSync(metricsFile) && cells.length === rec.totalCells
-    ? (JSON.parse(readFileSync(metricsFile, 'utf8')) as MmluMetrics)
-    : writeMmluReportPreview(rec.spec as ExperimentSpec, cells);
-  if (opts.format === 'json') process.stdout.write(JSON.stringify(metrics, null, 2) + '\n');
-  else process.stdout.write(personaTable(metrics.per_persona) + `\n${metrics.cells} cells of ${rec.totalCells}\n`);
-}
-
-function writeMmluReportPreview(spec: ExperimentSpec, cells: ReturnType<ReturnType<typeof openStore>['cells']>): MmluMetrics {
-  return writeMmluReport({ ...spec, outDir: join(spec.outDir, 'preview') }, cells).metrics;
+  const file = opts.format === 'json' ? report.files.metricsJson : (report.files.resultsCsv ?? report.files.trialsCsv);
+  process.stdout.write(readFileSync(file as string, 'utf8'));
 }

@@ -5,7 +5,7 @@ import { loadExperiment, readConfigFile } from '../../experiment/load.js';
 import { connectCluster } from '../connect.js';
 import { queryProgress, startOrAttach, workflowIdFor } from '../runs.js';
 import { createWorkers, runWorkers } from '../../workers/index.js';
-import { printPersonaTable } from '../table.js';
+import { printTable } from '../table.js';
 import type { ExperimentResult } from '../../workflows/types.js';
 
 export async function runCommand(configFile: string, overrides: string[], opts: { worker: boolean; headless?: boolean; detach?: boolean }): Promise<void> {
@@ -44,9 +44,9 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     // Long polls must end before the connection closes, or gRPC retries them on a closed channel.
     const result = await cluster.connection.withAbortSignal(stopWorkers.signal, () => followRun(handle, stopWorkers.signal));
     if (!result) return;
-    printPersonaTable(result.personas);
+    printTable(result.table);
     log(`\n${result.cells} cells (${result.discarded} discarded) of ${result.totalCells}`);
-    log(`results: ${result.files.resultsCsv}\nmetrics: ${result.files.metricsJson}`);
+    for (const [what, path] of Object.entries(result.files)) log(`${what}: ${path}`);
   } finally {
     stopWorkers.abort();
     await workersDone.catch(() => undefined);

@@ -1,0 +1,47 @@
+/** The two-armed bandit as an engine task: a batch is a range of games × all personas, played in lockstep. */
+import type { BanditSpec } from '../../experiment/load.js';
+import type { TaskDefinition } from '../types.js';
+import { round } from '../mmlu/task.js';
+import { runBanditBatch } from './runner.js';
+import { writeBanditReport } from './report.js';
+
+export const banditTask: TaskDefinition<BanditSpec> = {
+  plan(spec) {
+    const batches = [];
+    for (let start = 0; start < spec.games; start += spec.execution.unitsPerBatch) {
+      const end = Math.min(spec.games, start + spec.execution.unitsPerBatch);
+      batches.push({ group: 'games', start, end, cells: (end - start) * spec.personas.length });
+    }
+    return batches;
+  },
+
+  runBatch: runBanditBatch,
+
+  report(spec, store) {
+    const { trialsCsv, metricsJson, metrics, games, abandoned } = writeBanditReport(spec, store);
+    const num = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : round(x, 3));
+    return {
+      cells: games,
+      discarded: abandoned,
+      files: { trialsCsv, metricsJson },
+      table: {
+        columns: ['persona', 'games', 'abandoned', 'regret', 'acc_avg', 'acc_last', 'β_V', 'β_RU', 'β_V/TU'],
+        rows: metrics.personas.map((p) => [
+          p.persona, p.games, p.abandoned, num(p.loss), num(p.accAvg), num(p.accLast),
+          num(p.probit?.coef[0]), num(p.probit?.coef[1]), num(p.probit?.coef[2]),
+        ]),
+      },
+    };
+  },
+
+  summary(spec) {
+    return `bandit · ${spec.run} · ${spec.personas.length} personas × ${spec.games} games`;
+  },
+
+  details(spec) {
+    return [
+      `**Task** two-armed bandit: ${spec.games} games × ${spec.trials} trials per persona, ${spec.design} design, seed ${spec.seed}`,
+      `**Format** ${spec.format} · **scoring** ${spec.scoring.mode} (temperature ${spec.scoring.temperature})`,
+    ];
+  },
+};

@@ -1,0 +1,60 @@
+/** MMLU as an engine task: batches are questions of one subject × all personas. */
+import type { MmluSpec } from '../../experiment/load.js';
+import type { TaskDefinition } from '../types.js';
+import { loadSubject } from './data.js';
+import { runMmluBatch, type BatchProgress } from './runner.js';
+import { writeMmluReport } from './report.js';
+
+export const mmluTask: TaskDefinition<MmluSpec> = {
+  plan(spec) {
+    const batches = [];
+    for (const subject of spec.data.subjects) {
+      const n = Math.min(loadSubject(spec.data.path, subject, spec.data.split).length, spec.data.limit ?? Infinity);
+      for (let start = 0; start < n; start += spec.execution.unitsPerBatch) {
+        const end = Math.min(n, start + spec.execution.unitsPerBatch);
+        batches.push({ group: subject, start, end, cells: (end - start) * spec.personas.length });
+      }
+    }
+    return batches;
+  },
+
+  async runBatch(ctx, batch) {
+    const resume = ctx.resume as BatchProgress | undefined;
+    const r = await runMmluBatch(
+      { ...ctx, resumeFrom: resume?.next, onProgress: ctx.onProgress },
+      { subject: batch.group, start: batch.start, end: batch.end },
+    );
+    return { cells: r.cells, discarded: r.discarded };
+  },
+
+  report(spec, store) {
+    const cells = store.cells(spec.run);
+    const { resultsCsv, metricsJson, metrics } = writeMmluReport(spec, cells);
+    return {
+      cells: cells.length,
+      discarded: metrics.discarded,
+      files: { resultsCsv, metricsJson },
+      personas: metrics.per_persona.map(({ persona, n, correct, accuracy, discarded }) => ({ persona, n, correct, accuracy, discarded })),
+      table: {
+        columns: ['persona', 'n', 'correct', 'accuracy', 'discarded'],
+        rows: metrics.per_persona.map((p) => [p.persona, p.n, p.correct, p.accuracy === null ? null : round(p.accuracy, 3), p.discarded]),
+      },
+    };
+  },
+
+  summary(spec) {
+    return `mmlu · ${spec.run} · ${spec.personas.length} personas × ${spec.data.subjects.length} subjects`;
+  },
+
+  details(spec) {
+    return [
+      `**Task** mmlu (${spec.data.split}, ${spec.data.subjects.length} subjects${spec.data.limit ? `, first ${spec.data.limit} questions each` : ''})`,
+      `**Template** ${spec.template.name} · **format** ${spec.format} · **scoring** ${spec.scoring.mode}`,
+    ];
+  },
+};
+
+export function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
