@@ -15,6 +15,8 @@ import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
 import { harness, mmluConfig, tmpDir } from './support/harness.js';
 import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
 import { comparableMetrics, storedCells } from './support/cells.js';
+import { probitPolicy } from './support/banditPolicy.js';
+import { readFileSync } from 'node:fs';
 import { inject } from 'vitest';
 
 const questions = [...readQuestions('abstract_algebra', 8), ...readQuestions('anatomy', 8)];
@@ -83,6 +85,45 @@ describe('crash recovery', () => {
       expect(comparableMetrics(outDir, 'crash')).toEqual(reference);
     } finally {
       fake.setLatency(0);
+      worker.kill('SIGKILL');
+      await connection.close();
+    }
+  });
+
+  it('bandit: kill -9 mid-run resumes without changing a seeded run\'s results', async () => {
+    const address = inject('temporalAddress');
+    const connection = await Connection.connect({ address });
+    const client = new Client({ connection });
+    const taskQueue = `crash-bandit-${randomUUID()}`;
+    const config = (outDir: string, name: string) => ({
+      name,
+      task: 'bandit',
+      games: 20,
+      seed: 11,
+      personas: [{ name: 'test', personas: ['4 year old', '30 year old'] }],
+      model: { backend: 'openai', model: 'test-model', base_url: fake.baseURL, api_key_env: 'TEST_OPENAI_KEY', concurrency: 4, rpm: 600000, timeout_s: 5 },
+      execution: { games_per_batch: 5, batches_per_shard: 2, heartbeat_s: 3, task_queue: taskQueue },
+      output: { dir: outDir },
+    });
+    fake.setPolicy(probitPolicy({ V: 0.8, RU: 0.3, VTU: 1.5 }));
+    let worker = spawnWorker(address, taskQueue);
+    try {
+      const clean = tmpDir();
+      await client.workflow.execute(experimentWorkflow, { taskQueue, workflowId: `bandit-clean-${randomUUID()}`, args: [{ config: config(clean, 'b') }] });
+      const crashed = tmpDir();
+      fake.reset();
+      fake.setLatency(20);
+      const handle = await client.workflow.start(experimentWorkflow, { taskQueue, workflowId: `bandit-crash-${randomUUID()}`, args: [{ config: config(crashed, 'b') }] });
+      await waitFor(() => fake.calls.length >= 150, 120_000, '150 model calls');
+      worker.kill('SIGKILL');
+      await new Promise((r) => worker.once('exit', r));
+      worker = spawnWorker(address, taskQueue);
+      const result = await handle.result();
+      expect(result.cells).toBe(40);
+      expect(readFileSync(join(crashed, 'b', 'trials.csv'), 'utf8')).toBe(readFileSync(join(clean, 'b', 'trials.csv'), 'utf8'));
+    } finally {
+      fake.setLatency(0);
+      fake.setPolicy(mmluPolicy(questions));
       worker.kill('SIGKILL');
       await connection.close();
     }
