@@ -61,7 +61,7 @@ export interface MmluSpec extends CommonSpec {
   data: { path: string; split: MmluSplit; subjects: string[]; limit?: number };
   groups: { neutral: string[] };
   template: MmluTemplate;
-  scoring: { mode: 'logits' | 'generate'; maxTries: number; maxTokens?: number; temperature?: number };
+  scoring: { mode: 'logits' | 'generate'; maxTries: number; maxTokens?: number; temperature?: number; topP?: number; topK?: number; seed?: number };
 }
 
 export interface BanditSpec extends CommonSpec {
@@ -209,6 +209,9 @@ function resolveMmlu(cfg: MmluConfigParsed, ctx: ResolveContext): MmluSpec {
     maxTries: cfg.scoring.max_tries,
     ...(cfg.scoring.max_tokens !== undefined ? { maxTokens: cfg.scoring.max_tokens } : template.maxTokens !== undefined ? { maxTokens: template.maxTokens } : {}),
     ...(cfg.scoring.temperature !== undefined ? { temperature: cfg.scoring.temperature } : {}),
+    ...(cfg.scoring.top_p !== undefined ? { topP: cfg.scoring.top_p } : {}),
+    ...(cfg.scoring.top_k !== undefined ? { topK: cfg.scoring.top_k } : {}),
+    ...(cfg.scoring.seed !== undefined ? { seed: cfg.scoring.seed } : {}),
   };
   const data = { path: dataPath, split: cfg.data.split, subjects, ...(cfg.data.limit ? { limit: cfg.data.limit } : {}) };
   const results = {

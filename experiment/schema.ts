@@ -108,6 +108,10 @@ export const MmluConfig = z
         max_tries: z.number().int().min(0).default(10),
         max_tokens: posInt.optional(),
         temperature: z.number().min(0).optional(),
+        top_p: z.number().gt(0).max(1).optional(),
+        top_k: posInt.optional(),
+        /** Sampling seed (local models; API servers that accept `seed`). */
+        seed: z.number().int().optional(),
       })
       .strict()
       .default({ mode: 'logits', max_tries: 10 }),

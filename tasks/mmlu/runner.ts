@@ -141,7 +141,17 @@ async function scoreByGeneration(ctx: BatchContext, prompt: PromptInput): Promis
   let text = '';
   for (let attempt = 1; attempt <= scoring.maxTries + 1; attempt++) {
     const [o] = await ctx.backend.generate(
-      [{ prompt, ...(scoring.maxTokens ? { maxTokens: scoring.maxTokens } : {}), ...(scoring.temperature !== undefined ? { temperature: scoring.temperature } : {}) }],
+      [
+        {
+          prompt,
+          maxTokens: scoring.maxTokens,
+          temperature: scoring.temperature,
+          topP: scoring.topP,
+          topK: scoring.topK,
+          // Each re-ask must be able to differ: a fixed seed per attempt keeps a seeded run reproducible.
+          seed: scoring.seed === undefined ? undefined : scoring.seed + attempt - 1,
+        },
+      ],
       ctx.signal,
     );
     if (!o) throw new Error('backend returned no outcome');
