@@ -12,7 +12,7 @@ import { BackendError } from '../backends/types.js';
 import { InputError } from '../experiment/errors.js';
 import { resolveConfig, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
 import { openStore, storePath } from '../store/results.js';
-import { BatchFailure } from '../tasks/mmlu/runner.js';
+import { BatchFailure } from '../tasks/batch.js';
 import { modelLabel, taskFor } from '../tasks/registry.js';
 import type { BatchRef, ExperimentPlan, ExperimentResult, ShardPlan } from '../workflows/types.js';
 
@@ -85,7 +85,7 @@ export function createActivities(deps: ActivityDeps) {
         let last: unknown = activityInfo().heartbeatDetails;
         const beat = setInterval(() => heartbeat(last), deps.heartbeatEveryMs ?? 2000);
         try {
-          return await taskFor(spec).runBatch(
+          const run = () => taskFor(spec).runBatch(
             {
               spec,
               backend,
@@ -99,6 +99,7 @@ export function createActivities(deps: ActivityDeps) {
             },
             { group: ref.group, start: ref.start, end: ref.end },
           );
+          return await (backend.exclusive ? exclusively(backend, run) : run());
         } finally {
           clearInterval(beat);
         }
@@ -134,6 +135,15 @@ export type Activities = ReturnType<typeof createActivities>;
 export declare const planExperiment: Activities['planExperiment'];
 export declare const runBatch: Activities['runBatch'];
 export declare const reduceExperiment: Activities['reduceExperiment'];
+
+const turns = new WeakMap<object, Promise<unknown>>();
+/** Run `fn` after every earlier `exclusively` call on the same key has settled (a promise-chain mutex). */
+export function exclusively<T>(key: object, fn: () => Promise<T>): Promise<T> {
+  const prev = turns.get(key) ?? Promise.resolve();
+  const next = prev.then(fn, fn);
+  turns.set(key, next.catch(() => undefined));
+  return next;
+}
 
 /** Split the run into shards of the task's batches (each a few units × all personas). */
 export function planShards(spec: ExperimentSpec): ShardPlan[] {

@@ -1,22 +1,15 @@
 /** Bandit games in the result store: a finished game is written once, with all its trials, in one transaction. */
 import type { ResultStore } from './results.js';
+import type { TrialRow } from '../tasks/bandit/game.js';
 
-export interface StoredTrial {
-  trial: number;
-  V: number;
-  RU: number;
-  'V/TU': number;
-  action1: boolean;
-  regret: number;
-  reward: number;
-  mu1: number;
-  mu2: number;
+/** A trial row as the seed logs it, plus what the model said. */
+export type StoredTrial = Omit<TrialRow, 'persona' | 'game'> & {
   logprob1: number | null;
   logprob2: number | null;
   attempts: number;
   rawText: string | null;
   promptHash: string;
-}
+};
 
 export interface StoredGame {
   run: string;

@@ -44,6 +44,8 @@ export interface Progress {
 export const progressQuery = defineQuery<Progress>('progress');
 
 const NON_RETRYABLE = ['InvalidInput', 'BackendRejected'];
+/** How often a shard tells the parent its progress (live progress in the UI and the CLI's bar). */
+const PROGRESS_EVERY_MS = 3000;
 
 const { planExperiment } = proxyActivities<typeof activities>({
   startToCloseTimeout: '10 minutes',
@@ -196,6 +198,7 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
   let discarded = input.discarded ?? 0;
   const running = new Map<number, Promise<void>>();
   const signals: Promise<void>[] = [];
+  let lastSignal = 0;
   let failure: unknown;
 
   while ((next < shard.batches.length || running.size > 0) && failure === undefined) {
@@ -209,9 +212,14 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
             running.delete(i);
             cells += r.cells;
             discarded += r.discarded;
-            // Not awaited: the freed slot takes the next batch in this same workflow task. The parent keeps the
-            // maximum per shard, so signals that arrive out of order do no harm.
-            signals.push(parent.signal(progressSignal, { shard: shard.index, cells }).catch(() => undefined));
+            // At most one progress signal per PROGRESS_EVERY_MS: each costs the parent a workflow task, and the
+            // shard's result reports the final count anyway. Date.now() is the task's time, so replay-safe. Not
+            // awaited: the freed slot takes the next batch in this same workflow task; the parent keeps the
+            // maximum per shard, so signals arriving out of order do no harm.
+            if (Date.now() - lastSignal >= PROGRESS_EVERY_MS) {
+              lastSignal = Date.now();
+              signals.push(parent.signal(progressSignal, { shard: shard.index, cells }).catch(() => undefined));
+            }
           },
           (err) => {
             running.delete(i);

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { BackendError, Outcome, PromptInput } from '../../backends/types.js';
 import type { BanditSpec } from '../../experiment/load.js';
 import { saveGames, storedGameKeys, gameKey, countGames, type StoredGame, type StoredTrial } from '../../store/bandit.js';
-import { worstError, BatchFailure } from '../mmlu/runner.js';
+import { worstError, BatchFailure } from '../batch.js';
 import type { BatchContext, BatchOutcome, BatchRange } from '../types.js';
 import type { Arm } from './env.js';
 import { choiceStream, chooseFromLogprobs, instanceStream, newGame, parseApiChoice, type BanditGame } from './game.js';
@@ -62,11 +62,8 @@ export async function runBanditBatch(ctx: BatchContext<BanditSpec>, batch: Batch
   let active = live.filter((l) => !l.game.isDone);
   while (active.length > 0) {
     const prompts = active.map((l) => promptOf(l.game.currentPrompt(spec.format)));
-    const errors: BackendError[] = [];
     const outcomes = spec.scoring.mode === 'logits' ? await byLogits(ctx, active, prompts) : await byGeneration(ctx, active, prompts);
-    outcomes.forEach((o, i) => {
-      if (!o.ok) errors.push(o.error);
-    });
+    const errors = outcomes.flatMap((o): BackendError[] => (o.ok ? [] : [o.error]));
     const finished = active.filter((l) => l.game.isDone);
     if (finished.length > 0) saveGames(store, finished.map((l) => toStored(spec, backend.id, l)));
     active = active.filter((l) => !l.game.isDone);

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Backend, BackendError, Outcome, PromptInput } from '../../backends/types.js';
+import { BatchFailure, worstError } from '../batch.js';
 import { formatPrompt } from '../../prompts/formats.js';
 import { argmax, exactOption, softmax } from '../../scoring/options.js';
 import type { CellResult, ResultStore } from '../../store/results.js';
@@ -41,14 +42,6 @@ export interface BatchResult {
   discarded: number;
   /** Cells this attempt scored (the rest were already stored). */
   scoredNow: number;
-}
-
-/** Throws the most decisive of several backend errors: fatal > rate-limited (longest wait) > transient. */
-export class BatchFailure extends Error {
-  constructor(readonly backendError: BackendError, readonly stored: number) {
-    super(backendError.message);
-    this.name = 'BatchFailure';
-  }
 }
 
 export function mmluPrompt(spec: MmluSpec, item: MmluItem, persona: string): PromptInput {
@@ -163,14 +156,6 @@ async function scoreByGeneration(ctx: BatchContext, prompt: PromptInput): Promis
     }
   }
   return { ok: true, value: { method: 'generate', logprobs: null, absent: [], prediction: null, discarded: true, rawText: text, attempts: scoring.maxTries + 1 } };
-}
-
-export function worstError(errors: BackendError[]): BackendError {
-  const fatal = errors.find((e) => e.kind === 'fatal');
-  if (fatal) return fatal;
-  const limited = errors.filter((e) => e.kind === 'rate_limited') as (BackendError & { retryAfterMs: number })[];
-  if (limited.length) return limited.reduce((a, b) => (b.retryAfterMs > a.retryAfterMs ? b : a));
-  return errors[0] as BackendError;
 }
 
 function summarise(store: ResultStore, spec: MmluSpec, ids: string[]): Omit<BatchResult, 'scoredNow'> {

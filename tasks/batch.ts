@@ -1,0 +1,20 @@
+/** Failing a batch after keeping what it finished: the most decisive backend error decides how Temporal retries. */
+import type { BackendError } from '../backends/types.js';
+
+/** A batch stopped by a backend error after storing `stored` results. */
+export class BatchFailure extends Error {
+  constructor(readonly backendError: BackendError, readonly stored: number) {
+    super(backendError.message);
+    this.name = 'BatchFailure';
+  }
+}
+
+/** The most decisive of several backend errors: fatal > rate-limited (longest wait) > transient. */
+export function worstError(errors: BackendError[]): BackendError {
+  const fatal = errors.find((e) => e.kind === 'fatal');
+  if (fatal) return fatal;
+  const limited = errors.filter((e) => e.kind === 'rate_limited') as (BackendError & { retryAfterMs: number })[];
+  if (limited.length) return limited.reduce((a, b) => (b.retryAfterMs > a.retryAfterMs ? b : a));
+  return errors[0] as BackendError;
+}
+
