@@ -3,7 +3,7 @@
  * over the batches and once through Temporal (dev server, workflow, shard children, batch activities, reduce).
  * Reports cells/s of both and their ratio.
  *
- *   node dist/bench/engine.js [--subjects 57] [--questions 128] [--batch 32]
+ *   node dist/bench/engine.js [--subjects 57] [--questions 256] [--batch 128]
  */
 import { join } from 'node:path';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -114,7 +114,7 @@ export async function engineBench(opts: { subjects: number; questions: number; b
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { subjects: { type: 'string', default: '57' }, questions: { type: 'string', default: '128' }, batch: { type: 'string', default: '32' } } });
+  const { values } = parseArgs({ options: { subjects: { type: 'string', default: '57' }, questions: { type: 'string', default: '256' }, batch: { type: 'string', default: '128' } } });
   const r = await engineBench({ subjects: Number(values.subjects), questions: Number(values.questions), batch: Number(values.batch) });
   console.log(JSON.stringify(r, null, 2));
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the engine's overhead (plain loop vs Temporal, instant backend) and local inference speed
  * (one prompt at a time / batched / batched with prefix reuse). Figures, not pass/fail: read them.
- * Each engine figure is the best of BENCH_REPS runs (default 3): on a 2-core machine anything else running
+ * Each engine figure is the best of BENCH_REPS runs (default 2): on a 2-core machine anything else running
  * (a compiler, another test) lands in one run or the other.
  */
 import { spawnSync } from 'node:child_process';
@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../experiment/load.js';
 import { engineBench } from './engine.js';
 
-const questions = Number(process.env.BENCH_QUESTIONS ?? 64);
-const reps = Number(process.env.BENCH_REPS ?? 3);
+const questions = Number(process.env.BENCH_QUESTIONS ?? 256);
+const reps = Number(process.env.BENCH_REPS ?? 2);
 console.log(`# engine: 57 subjects × ${questions} questions × 58 personas (57 experts + baseline), instant backend, best of ${reps}`);
-for (const batch of [16, 64]) {
+for (const batch of [16, 128]) {
   const runs = [];
   for (let i = 0; i < reps; i++) runs.push(await engineBench({ subjects: 57, questions, batch }));
   const plain = Math.max(...runs.map((r) => r.plainCellsPerSec));

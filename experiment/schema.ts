@@ -116,7 +116,7 @@ export const MmluConfig = z
       .strict()
       .default({ mode: 'logits', max_tries: 10 }),
     model: ModelConfig,
-    execution: executionSchema('questions_per_batch', 64),
+    execution: executionSchema('questions_per_batch', 128),
     output: OutputConfig,
   })
   .strict();

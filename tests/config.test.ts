@@ -66,7 +66,7 @@ describe('defaults', () => {
     expect(spec.scoring).toEqual({ mode: 'logits', maxTries: 10 });
     expect(spec.model).toEqual({ backend: 'openai', model: 'gpt-test', api_key_env: 'OPENAI_API_KEY', concurrency: 8, rpm: 3500, timeout_s: 60, top_logprobs: 20 });
     expect(spec.execution).toEqual({
-      unitsPerBatch: 64,
+      unitsPerBatch: 128,
       batchesPerShard: 16,
       shardsInFlight: 4,
       batchesInFlight: 2,
@@ -132,7 +132,7 @@ describe('key=value overrides', () => {
 
   it('creates nested keys that the config does not have yet', () => {
     const spec = load(base(), ['execution.task_queue=my-queue', 'scoring.temperature=0.5', 'groups.neutral=[neutral]', 'output.dir=/tmp/rolyplay-x']);
-    expect(spec.execution).toMatchObject({ taskQueue: 'my-queue', unitsPerBatch: 64, batchesPerShard: 16 });
+    expect(spec.execution).toMatchObject({ taskQueue: 'my-queue', unitsPerBatch: 128, batchesPerShard: 16 });
     expect(spec.scoring).toEqual({ mode: 'logits', maxTries: 10, temperature: 0.5 });
     expect(spec.groups.neutral).toEqual(NEUTRAL);
     expect(spec.outDir).toBe(join('/tmp/rolyplay-x', spec.run));

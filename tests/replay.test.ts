@@ -1,7 +1,8 @@
 /**
  * (g) Replay: the current workflow code must replay saved histories of the experiment and shard workflows
- * without non-determinism errors. The saved histories are committed (tests/fixtures/histories); regenerate them
- * deliberately with UPDATE_HISTORIES=1 when a workflow change is meant to be incompatible (and version it).
+ * without non-determinism errors. The saved histories are committed (tests/fixtures/histories) and kept: runs
+ * started by older code may still be in flight on a user's server. A workflow change must replay all of them (use
+ * `patched`), and `UPDATE_HISTORIES=<name>` records the current code's histories as <name>-experiment/-shard.json.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -59,14 +60,14 @@ describe('workflow replay', () => {
     if (process.env.UPDATE_HISTORIES) {
       // The format of `temporal workflow show --output json`, wrapped with the workflow id replay needs.
       const toJson = (s: Saved) => `{"workflowId": ${JSON.stringify(s.workflowId)},\n"history": ${historyToJSON(s.history as never)}}\n`;
-      writeFileSync(join(DIR, 'experiment.json'), toJson(parent));
-      writeFileSync(join(DIR, 'shard.json'), toJson(shard));
+      writeFileSync(join(DIR, `${process.env.UPDATE_HISTORIES}-experiment.json`), toJson(parent));
+      writeFileSync(join(DIR, `${process.env.UPDATE_HISTORIES}-shard.json`), toJson(shard));
     }
   });
 
   it('replays the committed histories', async () => {
     const files = existsSync(DIR) ? readdirSync(DIR).filter((f) => f.endsWith('.json')) : [];
-    expect(files.sort()).toEqual(['experiment.json', 'shard.json']);
+    expect(files).toEqual(expect.arrayContaining(['v1-experiment.json', 'v1-shard.json', 'v2-experiment.json', 'v2-shard.json']));
     const bundle = await workflowBundle();
     for (const f of files) {
       const saved = JSON.parse(readFileSync(join(DIR, f), 'utf8')) as Saved;

@@ -12,6 +12,7 @@ import {
   defineQuery,
   defineSignal,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -198,6 +199,8 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
   let discarded = input.discarded ?? 0;
   const running = new Map<number, Promise<void>>();
   const signals: Promise<void>[] = [];
+  // Shards started before this change signalled after every batch; `patched` keeps their histories replayable.
+  const throttleProgress = patched('throttled-progress-signals');
   let lastSignal = 0;
   let failure: unknown;
 
@@ -216,7 +219,7 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
             // shard's result reports the final count anyway. Date.now() is the task's time, so replay-safe. Not
             // awaited: the freed slot takes the next batch in this same workflow task; the parent keeps the
             // maximum per shard, so signals arriving out of order do no harm.
-            if (Date.now() - lastSignal >= PROGRESS_EVERY_MS) {
+            if (!throttleProgress || Date.now() - lastSignal >= PROGRESS_EVERY_MS) {
               lastSignal = Date.now();
               signals.push(parent.signal(progressSignal, { shard: shard.index, cells }).catch(() => undefined));
             }
