@@ -31,7 +31,10 @@ export function installRuntime(): void {
   runtimeInstalled = true;
   try {
     const level = (process.env.ROLYPLAY_LOG_LEVEL ?? 'WARN').toUpperCase() as 'WARN';
-    Runtime.install({ logger: new DefaultLogger(level) });
+    // The local-model queue serves activities only, by design: its "no workflows registered" warning is noise.
+    const quiet = (message: string) => message.startsWith('No workflows registered');
+    const base = new DefaultLogger(level);
+    Runtime.install({ logger: new DefaultLogger(level, (entry) => !quiet(entry.message) && base.log(entry.level, entry.message, entry.meta)) });
   } catch {
     // Already installed by the embedding program: keep its logger.
   }

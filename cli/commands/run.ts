@@ -1,5 +1,6 @@
 /** `rolyplay run <config> [key=value ...]` */
 import { dirname, resolve } from 'node:path';
+import { setMaxListeners } from 'node:events';
 import cliProgress from 'cli-progress';
 import { loadExperiment, readConfigFile } from '../../experiment/load.js';
 import { connectCluster } from '../connect.js';
@@ -16,6 +17,8 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
   const cluster = await connectCluster({ outDir: spec.outDir, headless: opts.headless ?? false, log });
   const local = cluster.devServer !== undefined;
   const stopWorkers = new AbortController();
+  // Every client RPC of the run (progress queries, the result's long polls) listens on this signal.
+  setMaxListeners(0, stopWorkers.signal);
   let workersDone: Promise<void> = Promise.resolve();
   let interrupted = false;
   const onSigint = () => {
