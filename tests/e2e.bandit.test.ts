@@ -4,29 +4,18 @@
  * resuming from their heartbeats) gives exactly the results of an uninterrupted seeded run; games whose answers
  * are never "1"/"2" are abandoned and counted; bad configs fail fast.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { startFakeOpenAI, atCalls, type FakeOpenAI } from './support/fakeOpenAI.js';
-import { harness, tmpDir, type Harness } from './support/harness.js';
+import { atCalls } from './support/fakeOpenAI.js';
+import { fakeServerAndWorker, tmpDir } from './support/harness.js';
 import { probitPolicy } from './support/banditPolicy.js';
 import { resolveConfig } from '../experiment/load.js';
 import { InputError } from '../experiment/errors.js';
 
 const BETA = { V: 0.8, RU: 0.3, VTU: 1.5 };
-let fake: FakeOpenAI;
-let h: Harness;
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ policy: probitPolicy(BETA), apiKey: 'sk-test' });
-  h = await harness();
-  await h.startWorker();
-});
-afterAll(async () => {
-  await h?.close();
-  await fake?.close();
-});
+const env = fakeServerAndWorker(probitPolicy(BETA));
 
 function banditConfig(outDir: string, name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -36,8 +25,8 @@ function banditConfig(outDir: string, name: string, extra: Record<string, unknow
     trials: 10,
     seed: 7,
     personas: [{ name: 'test', personas: ['4 year old', '30 year old'] }],
-    model: { backend: 'openai', model: 'test-model', base_url: fake.baseURL, api_key_env: 'TEST_OPENAI_KEY', concurrency: 8, rpm: 600000, timeout_s: 5 },
-    execution: { games_per_batch: 10, batches_per_shard: 2, heartbeat_s: 5, task_queue: h.taskQueue },
+    model: { backend: 'openai', model: 'test-model', base_url: env.fake.baseURL, api_key_env: 'TEST_OPENAI_KEY', concurrency: 8, rpm: 600000, timeout_s: 5 },
+    execution: { games_per_batch: 10, batches_per_shard: 2, heartbeat_s: 5, task_queue: env.h.taskQueue },
     output: { dir: outDir },
     ...extra,
   };
@@ -50,7 +39,7 @@ function metricsOf(outDir: string, run: string) {
 describe('bandit end to end', () => {
   it('recovers a known probit policy through the whole Temporal path', async () => {
     const outDir = tmpDir();
-    const result = await h.run({ config: banditConfig(outDir, 'probit', { games: 250 }) });
+    const result = await env.h.run({ config: banditConfig(outDir, 'probit', { games: 250 }) });
     expect(result.task).toBe('bandit');
     expect(result.cells).toBe(2 * 250);
     expect(result.discarded).toBe(0);
@@ -75,21 +64,21 @@ describe('bandit end to end', () => {
 
   it('gives a seeded run the same results when batches fail and resume mid-game', async () => {
     const clean = tmpDir();
-    await h.run({ config: banditConfig(clean, 'clean') });
+    await env.h.run({ config: banditConfig(clean, 'clean') });
     const faulty = tmpDir();
-    fake.reset();
+    env.fake.reset();
     // A few failures in the middle of games (Temporal backs off per activity attempt, so keep them few).
-    fake.setFaults(atCalls([45, 130, 290, 455, 610], { kind: '5xx', status: 503 }));
+    env.fake.setFaults(atCalls([45, 130, 290, 455, 610], { kind: '5xx', status: 503 }));
     try {
-      const r = await h.run({ config: banditConfig(faulty, 'faulty') });
+      const r = await env.h.run({ config: banditConfig(faulty, 'faulty') });
       expect(r.cells).toBe(80);
     } finally {
-      fake.setFaults(undefined);
+      env.fake.setFaults(undefined);
     }
-    expect(fake.calls.filter((c) => c.status === 503)).toHaveLength(5);
+    expect(env.fake.calls.filter((c) => c.status === 503)).toHaveLength(5);
     // 800 choices + the preflight. A retried batch resumes from its last heartbeat (the unfinished games' actions):
     // at most the round in flight at each failure (20 games) may be asked again, never whole batches or stored games.
-    const ok = fake.calls.filter((c) => c.status === 200).length;
+    const ok = env.fake.calls.filter((c) => c.status === 200).length;
     expect(ok).toBeGreaterThanOrEqual(801);
     expect(ok).toBeLessThanOrEqual(801 + 5 * 20);
     const a = readFileSync(join(clean, 'clean', 'trials.csv'), 'utf8');
@@ -101,11 +90,11 @@ describe('bandit end to end', () => {
   });
 
   it('abandons a game after 20 answers that are not exactly "1" or "2"', async () => {
-    fake.setPolicy(probitPolicy(BETA, { garbageFor: '4 year old' }));
+    env.fake.setPolicy(probitPolicy(BETA, { garbageFor: '4 year old' }));
     try {
       const outDir = tmpDir();
-      fake.reset();
-      const r = await h.run({ config: banditConfig(outDir, 'abandon', { games: 3, scoring: { mode: 'generate' } }) });
+      env.fake.reset();
+      const r = await env.h.run({ config: banditConfig(outDir, 'abandon', { games: 3, scoring: { mode: 'generate' } }) });
       expect(r.cells).toBe(6);
       expect(r.discarded).toBe(3);
       const m = metricsOf(outDir, 'abandon');
@@ -114,12 +103,12 @@ describe('bandit end to end', () => {
       expect(child).toMatchObject({ games: 0, abandoned: 3 });
       expect(adult).toMatchObject({ games: 3, abandoned: 0 });
       // 20 tries on the first trial of each of the child's 3 games, then nothing more for them.
-      expect(fake.calls.filter((c) => c.key.includes('If you were a 4 year old,')).length).toBe(3 * 20);
+      expect(env.fake.calls.filter((c) => c.key.includes('If you were a 4 year old,')).length).toBe(3 * 20);
       const rows = parse(readFileSync(join(outDir, 'abandon', 'trials.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
       expect(rows.filter((x) => x.persona === '4 year old')).toHaveLength(0);
       expect(rows.filter((x) => x.persona === '30 year old')).toHaveLength(30);
     } finally {
-      fake.setPolicy(probitPolicy(BETA));
+      env.fake.setPolicy(probitPolicy(BETA));
     }
   });
 });

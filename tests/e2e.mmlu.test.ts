@@ -2,34 +2,22 @@
  * (a) End to end on the real dev server and a real HTTP OpenAI-compatible server: 2 subjects × 8 questions ×
  * 3 personas + baseline, in logits and generate mode. Results and metrics must be exact.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
-import { harness, mmluConfig, tmpDir, type Harness } from './support/harness.js';
+import { fakeServerAndWorker, mmluConfig, tmpDir } from './support/harness.js';
 import { expectedCorrect, mmluPolicy, readQuestions } from './support/mmluPolicy.js';
 
 const questions = [...readQuestions('abstract_algebra', 8), ...readQuestions('anatomy', 8)];
 const PERSONAS = ['abstract algebra expert', 'anatomy expert', 'poet', 'none'];
 
-let fake: FakeOpenAI;
-let h: Harness;
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ policy: mmluPolicy(questions), apiKey: 'sk-test' });
-  h = await harness();
-  await h.startWorker();
-});
-afterAll(async () => {
-  await h?.close();
-  await fake?.close();
-});
+const env = fakeServerAndWorker(mmluPolicy(questions));
 
 describe.each(['logits', 'generate'] as const)('MMLU end to end, %s mode', (mode) => {
   it('stores one exact result per cell and writes exact metrics', async () => {
     const outDir = tmpDir();
-    const result = await h.run({ config: mmluConfig({ baseURL: fake.baseURL, taskQueue: h.taskQueue, outDir, name: `e2e-${mode}`, mode }) });
+    const result = await env.h.run({ config: mmluConfig({ baseURL: env.fake.baseURL, taskQueue: env.h.taskQueue, outDir, name: `e2e-${mode}`, mode }) });
 
     expect(result.totalCells).toBe(16 * 4);
     expect(result.cells).toBe(16 * 4);

@@ -4,7 +4,7 @@
  * started by older code may still be in flight on a user's server. A workflow change must replay all of them (use
  * `patched`), and `UPDATE_HISTORIES=<name>` records the current code's histories as <name>-experiment/-shard.json.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -13,23 +13,11 @@ import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-uti
 import { experimentWorkflow } from '../workflows/index.js';
 import { workflowBundle } from '../workers/index.js';
 import { PACKAGE_ROOT } from '../experiment/load.js';
-import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
-import { harness, mmluConfig, tmpDir, type Harness } from './support/harness.js';
+import { fakeServerAndWorker, mmluConfig, tmpDir } from './support/harness.js';
 import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
 
 const DIR = join(PACKAGE_ROOT, 'tests', 'fixtures', 'histories');
-let fake: FakeOpenAI;
-let h: Harness;
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ policy: mmluPolicy(readQuestions('anatomy', 4)), apiKey: 'sk-test' });
-  h = await harness();
-  await h.startWorker();
-});
-afterAll(async () => {
-  await h?.close();
-  await fake?.close();
-});
+const env = fakeServerAndWorker(mmluPolicy(readQuestions('anatomy', 4)));
 
 interface Saved {
   workflowId: string;
@@ -38,15 +26,15 @@ interface Saved {
 
 async function record(): Promise<{ parent: Saved; shard: Saved }> {
   const workflowId = `replay-${randomUUID()}`;
-  const handle = await h.client.workflow.start(experimentWorkflow, {
-    taskQueue: h.taskQueue,
+  const handle = await env.h.client.workflow.start(experimentWorkflow, {
+    taskQueue: env.h.taskQueue,
     workflowId,
-    args: [{ config: mmluConfig({ baseURL: fake.baseURL, taskQueue: h.taskQueue, outDir: tmpDir(), name: 'replay', subjects: ['anatomy'], limit: 4 }) }],
+    args: [{ config: mmluConfig({ baseURL: env.fake.baseURL, taskQueue: env.h.taskQueue, outDir: tmpDir(), name: 'replay', subjects: ['anatomy'], limit: 4 }) }],
   });
   await handle.result();
   const parent = { workflowId, history: await handle.fetchHistory() };
   const shardId = `${workflowId}/shard-0`;
-  const shard = { workflowId: shardId, history: await h.client.workflow.getHandle(shardId).fetchHistory() };
+  const shard = { workflowId: shardId, history: await env.h.client.workflow.getHandle(shardId).fetchHistory() };
   return { parent, shard };
 }
 

@@ -1,5 +1,6 @@
 /** Shared test wiring: a client and in-process worker on the suite's dev server, each test on its own queue. */
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { startFakeOpenAI, type FakeOpenAI, type Policy } from './fakeOpenAI.js';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -97,4 +98,22 @@ export function mmluConfig(opts: {
     execution: { questions_per_batch: 2, batches_per_shard: 2, shards_in_flight: 2, batches_in_flight: 2, heartbeat_s: 5, task_queue: opts.taskQueue, ...opts.execution },
     output: { dir: opts.outDir },
   };
+}
+
+/**
+ * The usual test setup: a fake OpenAI server answering with `policy` (key sk-test) and an in-process worker on the
+ * suite's dev server, started before the file's tests and stopped after. Read them inside tests: `env.fake`, `env.h`.
+ */
+export function fakeServerAndWorker(policy: Policy): { fake: FakeOpenAI; h: Harness } {
+  const env = {} as { fake: FakeOpenAI; h: Harness };
+  beforeAll(async () => {
+    env.fake = await startFakeOpenAI({ policy, apiKey: 'sk-test' });
+    env.h = await harness();
+    await env.h.startWorker();
+  });
+  afterAll(async () => {
+    await env.h?.close();
+    await env.fake?.close();
+  });
+  return env;
 }
