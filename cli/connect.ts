@@ -38,7 +38,7 @@ export async function connectCluster(opts: { outDir?: string; headless?: boolean
     connection,
     devServer,
     async workerConnection() {
-      installRuntime();
+      installRuntime(opts.outDir ? { logFile: join(opts.outDir, 'worker.log') } : {});
       const c = await NativeConnection.connect({ address });
       native.push(c);
       return c;

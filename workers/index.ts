@@ -2,9 +2,9 @@
  * Worker wiring. The default task queue runs the workflows plus plan/reduce and API-backed batches; local-model
  * batches go to their own queue so GPU machines can serve them with as many slots as the GPU holds.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { BackendRegistry } from '../backends/registry.js';
 import { PACKAGE_ROOT, DEFAULT_TASK_QUEUE, LOCAL_LLM_TASK_QUEUE } from '../experiment/load.js';
@@ -24,17 +24,36 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error(m: string) { console.error(m); }, log() {} };
 
 let runtimeInstalled = false;
-/** Worker logs at WARN (state changes at INFO would drown the progress bar); ROLYPLAY_LOG_LEVEL overrides.
- * Must run before the first NativeConnection of the process. */
-export function installRuntime(): void {
+/**
+ * Worker logs at WARN (state changes at INFO would drown the progress bar); ROLYPLAY_LOG_LEVEL overrides.
+ * With `logFile` (`rolyplay run`), they go to that file and only errors reach the console: a 429 storm logs a
+ * warning per retried batch, which belongs in the run folder, not across the progress bar.
+ * Must run before the first NativeConnection of the process; the first call decides.
+ */
+export function installRuntime(opts: { logFile?: string } = {}): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
     const level = (process.env.ROLYPLAY_LOG_LEVEL ?? 'WARN').toUpperCase() as 'WARN';
     // The local-model queue serves activities only, by design: its "no workflows registered" warning is noise.
     const quiet = (message: string) => message.startsWith('No workflows registered');
-    const base = new DefaultLogger(level);
-    Runtime.install({ logger: new DefaultLogger(level, (entry) => !quiet(entry.message) && base.log(entry.level, entry.message, entry.meta)) });
+    const console_ = new DefaultLogger(opts.logFile ? 'ERROR' : level);
+    const toFile = (entry: LogEntry) => {
+      const meta = entry.meta ? ` ${JSON.stringify(entry.meta, (_k, v) => (v instanceof Error ? { message: v.message, type: (v as { type?: string }).type } : v))}` : '';
+      try {
+        appendFileSync(opts.logFile as string, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${meta}\n`);
+      } catch {
+        // A log line must never fail the worker.
+      }
+    };
+    if (opts.logFile) mkdirSync(dirname(opts.logFile), { recursive: true });
+    Runtime.install({
+      logger: new DefaultLogger(level, (entry) => {
+        if (quiet(entry.message)) return;
+        if (opts.logFile) toFile(entry);
+        console_.log(entry.level, entry.message, entry.meta);
+      }),
+    });
   } catch {
     // Already installed by the embedding program: keep its logger.
   }
