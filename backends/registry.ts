@@ -68,8 +68,11 @@ export class BackendRegistry {
         topLogprobs: spec.top_logprobs,
       });
     }
-    const { LocalOnnxBackend } = await import('../local/backend.js');
-    return LocalOnnxBackend.load({ ...spec, format });
+    // In a thread of its own: a forward pass must not stop this thread's heartbeats and workflow tasks.
+    const { ThreadedBackend } = await import('../local/thread.js');
+    const backend = new ThreadedBackend({ path: spec.path, variant: spec.variant, providers: spec.providers, maxBatch: spec.max_batch }, format);
+    await backend.preflight(); // load now, so a bad model folder fails this batch at once
+    return backend;
   }
 
   async close(): Promise<void> {
