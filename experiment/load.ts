@@ -166,7 +166,7 @@ function resolveCommon(
       batchesPerShard: cfg.execution.batches_per_shard,
       shardsInFlight: cfg.execution.shards_in_flight,
       batchesInFlight: cfg.execution.batches_in_flight,
-      heartbeatTimeoutMs: Math.round((cfg.execution.heartbeat_s ?? (local ? 300 : 30)) * 1000),
+      heartbeatTimeoutMs: Math.round(cfg.execution.heartbeat_s * 1000),
       taskQueue: cfg.execution.task_queue ?? (local ? LOCAL_LLM_TASK_QUEUE : DEFAULT_TASK_QUEUE),
     },
     outDir: join(ctx.abs(cfg.output.dir), run),

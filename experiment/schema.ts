@@ -60,10 +60,11 @@ const runName = z
 
 /** How a run is cut into activities and how much runs at once. `unit` names the batch size key. */
 function executionSchema<K extends string>(unitKey: K, unitDefault: number) {
-  const defaults = { [unitKey]: unitDefault, batches_per_shard: 16, shards_in_flight: 4, batches_in_flight: 2 } as Record<K, number> & {
+  const defaults = { [unitKey]: unitDefault, batches_per_shard: 16, shards_in_flight: 4, batches_in_flight: 2, heartbeat_s: 30 } as Record<K, number> & {
     batches_per_shard: number;
     shards_in_flight: number;
     batches_in_flight: number;
+    heartbeat_s: number;
   };
   return z
     .object({
@@ -71,9 +72,8 @@ function executionSchema<K extends string>(unitKey: K, unitDefault: number) {
       batches_per_shard: posInt.default(16),
       shards_in_flight: posInt.default(4),
       batches_in_flight: posInt.default(2),
-      /** A batch that stops heartbeating this long (worker crash) is retried on another worker. Default 30 s for
-       * API models, 300 s for local ones (an onnxruntime forward pass holds the event loop, heartbeats included). */
-      heartbeat_s: z.number().positive().optional(),
+      /** A batch that stops heartbeating this long (worker crash) is retried on another worker. */
+      heartbeat_s: z.number().positive().default(30),
       /** Task queue of the batch activities; defaults to rolyplay-llm-local for onnx models, else rolyplay. */
       task_queue: z.string().min(1).optional(),
     })
