@@ -61,7 +61,7 @@ export interface MmluSpec extends CommonSpec {
   data: { path: string; split: MmluSplit; subjects: string[]; limit?: number };
   groups: { neutral: string[] };
   template: MmluTemplate;
-  scoring: { mode: 'logits' | 'generate'; maxTries: number; maxTokens?: number; temperature?: number; topP?: number; topK?: number; seed?: number };
+  scoring: { mode: 'logits' | 'generate' | 'generate_fork'; maxTries: number; maxTokens?: number; temperature?: number; topP?: number; topK?: number; seed?: number };
 }
 
 export interface BanditSpec extends CommonSpec {

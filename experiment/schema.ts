@@ -103,7 +103,9 @@ export const MmluConfig = z
     format: z.enum(PROMPT_FORMATS).default('plain'),
     scoring: z
       .object({
-        mode: z.enum(['logits', 'generate']).default('logits'),
+        /** logits | generate (the seed's API path) | generate_fork (the fork's late rule: one generation, its letters
+         * upper-cased; anything but A-D counts as "C" and as invalid; accuracy over all items). */
+        mode: z.enum(['logits', 'generate', 'generate_fork']).default('logits'),
         /** generate mode: re-ask up to this many more times until the answer is exactly one of A-D. */
         max_tries: z.number().int().min(0).default(10),
         max_tokens: posInt.optional(),

@@ -17,6 +17,8 @@ export interface PersonaTotal {
   accuracy: number | null;
   ci95: Interval | null;
   discarded: number;
+  /** generate_fork: answers that were not A-D and counted as "C". */
+  invalid: number;
 }
 
 export interface MmluMetrics {
@@ -55,7 +57,8 @@ export function mmluMetrics(spec: MmluSpec, cells: CellResult[]): MmluMetrics {
     const mine = perPersonaSubject.filter((m) => m.persona === persona);
     const n = mine.reduce((a, m) => a + m.n, 0);
     const correct = mine.reduce((a, m) => a + m.correct, 0);
-    return { persona, n, correct, accuracy: n ? correct / n : null, ci95: wilsonCi95(correct, n), discarded: mine.reduce((a, m) => a + m.discarded, 0) };
+    const invalid = cells.filter((c) => c.persona === persona && c.method === 'generate_fork_invalid').length;
+    return { persona, n, correct, accuracy: n ? correct / n : null, ci95: wilsonCi95(correct, n), discarded: mine.reduce((a, m) => a + m.discarded, 0), invalid };
   });
   return {
     run: spec.run,

@@ -72,7 +72,9 @@ export async function runMmluBatch(ctx: BatchContext, batch: MmluBatch): Promise
       const outcomes =
         spec.scoring.mode === 'logits'
           ? await scoreByLogits(ctx, prompts)
-          : await Promise.all(prompts.map((p) => scoreByGeneration(ctx, p)));
+          : spec.scoring.mode === 'generate_fork'
+            ? await scoreByForkRule(ctx, prompts)
+            : await Promise.all(prompts.map((p) => scoreByGeneration(ctx, p)));
       const cells: CellResult[] = [];
       const errors: BackendError[] = [];
       outcomes.forEach((o, i) => {
@@ -122,6 +124,35 @@ async function scoreByLogits(ctx: BatchContext, prompts: PromptInput[]): Promise
         prediction: discarded ? null : argmax(softmax(s.logprobs)),
         discarded,
         rawText: s.raw ?? null,
+        attempts: 1,
+      },
+    };
+  });
+}
+
+/**
+ * The fork's late rule (SPEC §5, `module_step_llama`): one generation; keep its letters, upper-cased; A-D is the
+ * answer, anything else counts as "C" and is marked invalid (method `generate_fork_invalid`), never discarded.
+ */
+async function scoreByForkRule(ctx: BatchContext, prompts: PromptInput[]): Promise<Outcome<Scored>[]> {
+  const { scoring } = ctx.spec;
+  const outcomes = await ctx.backend.generate(
+    prompts.map((prompt) => ({ prompt, maxTokens: scoring.maxTokens, temperature: scoring.temperature, topP: scoring.topP, topK: scoring.topK, seed: scoring.seed })),
+    ctx.signal,
+  );
+  return outcomes.map((o) => {
+    if (!o.ok) return o;
+    const letters = o.value.text.replace(/[^A-Za-z]/g, '').toUpperCase();
+    const index = exactOption(letters, OPTION_LETTERS);
+    return {
+      ok: true,
+      value: {
+        method: index === null ? 'generate_fork_invalid' : 'generate_fork',
+        logprobs: null,
+        absent: [],
+        prediction: index ?? OPTION_LETTERS.indexOf('C'),
+        discarded: false,
+        rawText: o.value.text,
         attempts: 1,
       },
     };
