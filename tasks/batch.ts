@@ -1,9 +1,10 @@
 /** Failing a batch after keeping what it finished: the most decisive backend error decides how Temporal retries. */
-import type { BackendError } from '../backends/types.js';
+import { createHash } from 'node:crypto';
+import type { BackendError, PromptInput } from '../backends/types.js';
 
-/** A batch stopped by a backend error after storing `stored` results. */
+/** A batch stopped by a backend error (what it finished is already stored). */
 export class BatchFailure extends Error {
-  constructor(readonly backendError: BackendError, readonly stored: number) {
+  constructor(readonly backendError: BackendError) {
     super(backendError.message);
     this.name = 'BatchFailure';
   }
@@ -18,3 +19,8 @@ export function worstError(errors: BackendError[]): BackendError {
   return errors[0] as BackendError;
 }
 
+
+/** The stored prompt hash: sha256 of the text as rendered in the run's format. */
+export function promptHash(p: PromptInput): string {
+  return createHash('sha256').update(p.text).digest('hex');
+}

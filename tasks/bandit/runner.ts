@@ -4,11 +4,10 @@
  * all their trials; unfinished ones are reported as progress (actions so far), so a retried batch resumes
  * mid-game. A game is fully determined by the run seed, its keys and its actions, so a seeded run replays the same.
  */
-import { createHash } from 'node:crypto';
 import type { BackendError, Outcome, PromptInput } from '../../backends/types.js';
 import type { BanditSpec } from '../../experiment/load.js';
 import { saveGames, storedGameKeys, gameKey, countGames, type StoredGame, type StoredTrial } from '../../store/bandit.js';
-import { worstError, BatchFailure } from '../batch.js';
+import { worstError, BatchFailure, promptHash } from '../batch.js';
 import type { BatchContext, BatchOutcome, BatchRange } from '../types.js';
 import type { Arm } from './env.js';
 import { choiceStream, chooseFromLogprobs, instanceStream, newGame, parseApiChoice, type BanditGame } from './game.js';
@@ -68,7 +67,7 @@ export async function runBanditBatch(ctx: BatchContext<BanditSpec>, batch: Batch
     if (finished.length > 0) saveGames(store, finished.map((l) => toStored(spec, backend.id, l)));
     active = active.filter((l) => !l.game.isDone);
     ctx.onProgress?.({ games: active.map(progressOf) } satisfies BanditProgress);
-    if (errors.length > 0) throw new BatchFailure(worstError(errors), finished.length);
+    if (errors.length > 0) throw new BatchFailure(worstError(errors));
   }
   const { games, abandoned } = countGames(store, spec.run, batch.start, batch.end);
   return { cells: games, discarded: abandoned };
@@ -76,10 +75,6 @@ export async function runBanditBatch(ctx: BatchContext<BanditSpec>, batch: Batch
 
 function promptOf(p: { system?: string; user: string; text: string }): PromptInput {
   return { ...(p.system !== undefined ? { system: p.system } : {}), user: p.user, text: p.text };
-}
-
-function hashOf(p: PromptInput): string {
-  return createHash('sha256').update(p.text).digest('hex');
 }
 
 /** Local path: sample machine 1 or 2 from softmax(log-probs / temperature) with the trial's own stream. */
@@ -91,7 +86,7 @@ async function byLogits(ctx: BatchContext<BanditSpec>, active: Live[], prompts: 
     const l = active[i] as Live;
     const [lp1, lp2] = o.value.logprobs as [number, number];
     const u = choiceStream(spec.seed, l.game.persona, l.game.game, l.game.trial).uniform();
-    l.extras.push({ logprob1: lp1, logprob2: lp2, attempts: 1, rawText: o.value.raw ?? null, promptHash: hashOf(prompts[i] as PromptInput) });
+    l.extras.push({ logprob1: lp1, logprob2: lp2, attempts: 1, rawText: o.value.raw ?? null, promptHash: promptHash(prompts[i] as PromptInput) });
     l.game.applyChoice(chooseFromLogprobs(lp1, lp2, spec.scoring.temperature, u));
   });
   return outcomes;
@@ -107,7 +102,7 @@ async function byGeneration(ctx: BatchContext<BanditSpec>, active: Live[], promp
     l.tries++;
     const arm = parseApiChoice(o.value.text);
     if (arm !== null) {
-      l.extras.push({ logprob1: null, logprob2: null, attempts: l.tries, rawText: o.value.text, promptHash: hashOf(prompts[i] as PromptInput) });
+      l.extras.push({ logprob1: null, logprob2: null, attempts: l.tries, rawText: o.value.text, promptHash: promptHash(prompts[i] as PromptInput) });
       l.game.applyChoice(arm);
       l.tries = 0;
     } else if (l.tries >= spec.scoring.maxTries) {

@@ -2,9 +2,9 @@
  * Scores one batch of MMLU questions for every persona and upserts the cells. Plain TypeScript: the Temporal
  * activity wraps it (heartbeats, retries) and the benchmark calls it directly.
  */
-import { createHash } from 'node:crypto';
-import type { Backend, BackendError, Outcome, PromptInput } from '../../backends/types.js';
-import { BatchFailure, worstError } from '../batch.js';
+import type { BackendError, Outcome, PromptInput } from '../../backends/types.js';
+import { BatchFailure, promptHash, worstError } from '../batch.js';
+import type { BatchContext as TaskBatchContext, BatchOutcome, BatchRange } from '../types.js';
 import { formatPrompt } from '../../prompts/formats.js';
 import { argmax, exactOption, softmax } from '../../scoring/options.js';
 import type { CellResult, ResultStore } from '../../store/results.js';
@@ -13,57 +13,25 @@ import type { MmluSpec } from '../../experiment/load.js';
 import { loadSubject, mmluItemId, OPTION_LETTERS, type MmluItem } from './data.js';
 import { renderMmluPrompt } from './prompts.js';
 
-export interface MmluBatch {
-  subject: string;
-  /** First and one-past-last question index in the subject's split. */
-  start: number;
-  end: number;
-}
-
+/** What a batch heartbeats: the index (within the batch) of the next question to score. */
 export interface BatchProgress {
-  /** Index (within the batch) of the next question to score. */
   next: number;
 }
 
-export interface BatchContext {
-  spec: MmluSpec;
-  backend: Backend;
-  store: ResultStore;
-  signal?: AbortSignal;
-  /** Called after each question's cells are stored (the activity heartbeats it). */
-  onProgress?: (p: BatchProgress) => void;
-  /** Question index to resume from (from the last heartbeat). */
-  resumeFrom?: number;
-}
-
-export interface BatchResult {
-  /** Cells of this batch now in the store (idempotent: retries do not change it). */
-  cells: number;
-  discarded: number;
-  /** Cells this attempt scored (the rest were already stored). */
-  scoredNow: number;
-}
+type BatchContext = TaskBatchContext<MmluSpec>;
 
 export function mmluPrompt(spec: MmluSpec, item: MmluItem, persona: string): PromptInput {
   const user = renderMmluPrompt(spec.template, item, persona);
   return { user, text: formatPrompt(spec.format, { user }) };
 }
 
-export function promptHash(p: PromptInput): string {
-  return createHash('sha256').update(p.text).digest('hex');
-}
-
-export function batchItems(spec: MmluSpec, batch: MmluBatch): MmluItem[] {
-  return loadSubject(spec.data.path, batch.subject, spec.data.split).slice(batch.start, batch.end);
-}
-
-export async function runMmluBatch(ctx: BatchContext, batch: MmluBatch): Promise<BatchResult> {
+/** A batch is questions [start, end) of the subject `group`, for every persona; it resumes from its heartbeat. */
+export async function runMmluBatch(ctx: BatchContext, batch: BatchRange): Promise<BatchOutcome> {
   const { spec, backend, store } = ctx;
-  const items = batchItems(spec, batch);
+  const items = loadSubject(spec.data.path, batch.group, spec.data.split).slice(batch.start, batch.end);
   const ids = items.map((it) => mmluItemId(it.subject, it.split, it.index));
   const done = store.doneKeys(spec.run, 'mmlu', ids);
-  let scoredNow = 0;
-  for (let q = ctx.resumeFrom ?? 0; q < items.length; q++) {
+  for (let q = (ctx.resume as BatchProgress | undefined)?.next ?? 0; q < items.length; q++) {
     const item = items[q] as MmluItem;
     const id = ids[q] as string;
     const todo = spec.personas.filter((p) => !done.has(cellKey(p, id)));
@@ -95,12 +63,11 @@ export async function runMmluBatch(ctx: BatchContext, batch: MmluBatch): Promise
         });
       });
       store.upsertCells(cells);
-      scoredNow += cells.length;
-      if (errors.length > 0) throw new BatchFailure(worstError(errors), scoredNow);
+      if (errors.length > 0) throw new BatchFailure(worstError(errors));
     }
-    ctx.onProgress?.({ next: q + 1 });
+    ctx.onProgress?.({ next: q + 1 } satisfies BatchProgress);
   }
-  return { ...summarise(store, spec, ids), scoredNow };
+  return summarise(store, spec, ids);
 }
 
 type Scored = Pick<CellResult, 'method' | 'logprobs' | 'absent' | 'prediction' | 'discarded' | 'rawText' | 'attempts'>;
@@ -189,7 +156,8 @@ async function scoreByGeneration(ctx: BatchContext, prompt: PromptInput): Promis
   return { ok: true, value: { method: 'generate', logprobs: null, absent: [], prediction: null, discarded: true, rawText: text, attempts: scoring.maxTries + 1 } };
 }
 
-function summarise(store: ResultStore, spec: MmluSpec, ids: string[]): Omit<BatchResult, 'scoredNow'> {
+/** Cells of these items now stored: idempotent, so a retried batch reports the same. */
+function summarise(store: ResultStore, spec: MmluSpec, ids: string[]): BatchOutcome {
   const row = store.db
     .prepare(
       `SELECT COUNT(*) AS cells, COALESCE(SUM(discarded), 0) AS discarded FROM cells

@@ -2,7 +2,7 @@
 import type { MmluSpec } from '../../experiment/load.js';
 import type { TaskDefinition } from '../types.js';
 import { loadSubject } from './data.js';
-import { runMmluBatch, type BatchProgress } from './runner.js';
+import { runMmluBatch } from './runner.js';
 import { writeMmluReport } from './report.js';
 
 export const mmluTask: TaskDefinition<MmluSpec> = {
@@ -18,14 +18,7 @@ export const mmluTask: TaskDefinition<MmluSpec> = {
     return batches;
   },
 
-  async runBatch(ctx, batch) {
-    const resume = ctx.resume as BatchProgress | undefined;
-    const r = await runMmluBatch(
-      { ...ctx, resumeFrom: resume?.next, onProgress: ctx.onProgress },
-      { subject: batch.group, start: batch.start, end: batch.end },
-    );
-    return { cells: r.cells, discarded: r.discarded };
-  },
+  runBatch: runMmluBatch,
 
   report(spec, store) {
     const cells = store.cells(spec.run);
