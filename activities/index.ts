@@ -10,10 +10,10 @@ import { setMaxListeners } from 'node:events';
 import { BackendRegistry } from '../backends/registry.js';
 import { BackendError } from '../backends/types.js';
 import { InputError } from '../experiment/errors.js';
-import { resolveConfig, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
+import { resolveConfig, modelLabel, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
 import { openStore, storePath } from '../store/results.js';
 import { BatchFailure } from '../tasks/batch.js';
-import { modelLabel, taskFor } from '../tasks/registry.js';
+import { taskFor } from '../tasks/registry.js';
 import type { BatchRef, ExperimentPlan, ExperimentResult, ShardPlan } from '../workflows/types.js';
 
 export interface ActivityDeps {

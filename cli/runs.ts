@@ -3,8 +3,8 @@ import { WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client, type Work
 import { experimentWorkflow, progressQuery, type Progress } from '../workflows/index.js';
 import type { ExperimentInput, ExperimentResult } from '../workflows/types.js';
 import type { ExperimentSpec } from '../experiment/load.js';
-import { DEFAULT_TASK_QUEUE } from '../experiment/load.js';
-import { modelLabel, taskFor } from '../tasks/registry.js';
+import { DEFAULT_TASK_QUEUE, modelLabel } from '../experiment/load.js';
+import { taskFor } from '../tasks/registry.js';
 import { InputError } from '../experiment/errors.js';
 import { openStore, storePath } from '../store/results.js';
 import { existsSync } from 'node:fs';

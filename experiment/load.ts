@@ -76,6 +76,11 @@ export interface BanditSpec extends CommonSpec {
 
 export type ExperimentSpec = MmluSpec | BanditSpec;
 
+/** How reports, search attributes and the web UI name a run's model. */
+export function modelLabel(spec: CommonSpec): string {
+  return spec.model.backend === 'openai' ? `openai:${spec.model.model}` : `onnx:${spec.model.path.split('/').filter(Boolean).pop()}`;
+}
+
 export const DEFAULT_TASK_QUEUE = 'rolyplay';
 export const LOCAL_LLM_TASK_QUEUE = 'rolyplay-llm-local';
 

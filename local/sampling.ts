@@ -2,6 +2,10 @@
  * Next-token choice as HF `generate` does it: greedy, or temperature -> top-k -> top-p -> multinomial.
  * transformers.js has no working top-p warper, so the warpers are here; its MT19937 `Random` is the seeded RNG.
  */
+import { argmax } from '../scoring/options.js';
+
+// Greedy decoding and option scoring break ties the same way (lowest index, as torch.argmax).
+export { argmax };
 
 export interface SamplingParams {
   /** 0 = greedy (argmax). */
@@ -10,12 +14,6 @@ export interface SamplingParams {
   topK: number;
   /** 1 = no nucleus filtering. */
   topP: number;
-}
-
-export function argmax(logits: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
-  return best;
 }
 
 /** Picks the next token; `random` returns uniform numbers in [0, 1). */

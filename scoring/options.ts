@@ -8,7 +8,7 @@ export function softmax(z: number[]): number[] {
   return e.map((v) => v / s);
 }
 
-export function argmax(xs: number[]): number {
+export function argmax(xs: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < xs.length; i++) if ((xs[i] as number) > (xs[best] as number)) best = i;
   return best;

@@ -9,7 +9,3 @@ const TASKS: { mmlu: TaskDefinition<MmluSpec>; bandit: TaskDefinition<BanditSpec
 export function taskFor(spec: ExperimentSpec): TaskDefinition<ExperimentSpec> {
   return TASKS[spec.task] as TaskDefinition<ExperimentSpec>;
 }
-
-export function modelLabel(spec: ExperimentSpec): string {
-  return spec.model.backend === 'openai' ? `openai:${spec.model.model}` : `onnx:${spec.model.path.split('/').filter(Boolean).pop()}`;
-}

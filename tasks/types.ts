@@ -48,7 +48,15 @@ export interface TaskReport {
   /** The per-persona table the CLI prints. */
   table: ReportTable;
   /** MMLU: per-persona counts (kept in the workflow result for scripts). */
-  personas?: { persona: string; n: number; correct: number; accuracy: number | null; discarded: number }[];
+  personas?: PersonaSummary[];
+}
+
+export interface PersonaSummary {
+  persona: string;
+  n: number;
+  correct: number;
+  accuracy: number | null;
+  discarded: number;
 }
 
 export interface TaskDefinition<S extends ExperimentSpec> {

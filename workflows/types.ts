@@ -2,6 +2,7 @@
  * Inputs and outputs that cross the workflow/activity boundary. Only small, plain JSON: questions, prompts and
  * model outputs stay in the result store, never in workflow history.
  */
+import type { PersonaSummary, ReportTable } from '../tasks/types.js';
 
 /** Input of `experimentWorkflow`, also what `temporal workflow start --input` takes (see README). */
 export interface ExperimentInput {
@@ -75,14 +76,6 @@ export interface ProgressUpdate {
   cells: number;
 }
 
-export interface PersonaSummary {
-  persona: string;
-  n: number;
-  correct: number;
-  accuracy: number | null;
-  discarded: number;
-}
-
 export interface ExperimentResult {
   run: string;
   task: string;
@@ -95,7 +88,7 @@ export interface ExperimentResult {
   /** e.g. resultsCsv and metricsJson (MMLU), trialsCsv and metricsJson (bandit). */
   files: Record<string, string>;
   /** The per-persona table the CLI prints. */
-  table: { columns: string[]; rows: (string | number | null)[][] };
+  table: ReportTable;
   /** MMLU only: per-persona counts. */
   personas?: PersonaSummary[];
 }

@@ -4,7 +4,7 @@ import { writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { CellResult } from '../../store/results.js';
-import type { MmluSpec } from '../../experiment/load.js';
+import { modelLabel, type MmluSpec } from '../../experiment/load.js';
 import { analyzeExperts, personaSubjectMetrics, type ExpertAnalysis, type PersonaSubjectMetrics } from './analysis.js';
 import { expertPersonaFor } from './categories.js';
 import { OPTION_LETTERS } from './data.js';
@@ -53,11 +53,13 @@ export function mmluMetrics(spec: MmluSpec, cells: CellResult[]): MmluMetrics {
     perPersonaSubject.map(({ persona, subject, n, correct }) => ({ persona, subject, n, correct })),
     { experts, neutral: spec.groups.neutral.filter((p) => present.has(p) && ![...experts.values()].includes(p)) },
   );
+  const invalidBy = new Map<string, number>();
+  for (const c of cells) if (c.method === 'generate_fork_invalid') invalidBy.set(c.persona, (invalidBy.get(c.persona) ?? 0) + 1);
   const perPersona = spec.personas.map((persona): PersonaTotal => {
     const mine = perPersonaSubject.filter((m) => m.persona === persona);
     const n = mine.reduce((a, m) => a + m.n, 0);
     const correct = mine.reduce((a, m) => a + m.correct, 0);
-    const invalid = cells.filter((c) => c.persona === persona && c.method === 'generate_fork_invalid').length;
+    const invalid = invalidBy.get(persona) ?? 0;
     return { persona, n, correct, accuracy: n ? correct / n : null, ci95: wilsonCi95(correct, n), discarded: mine.reduce((a, m) => a + m.discarded, 0), invalid };
   });
   return {
@@ -76,10 +78,6 @@ export function mmluMetrics(spec: MmluSpec, cells: CellResult[]): MmluMetrics {
     per_persona_subject: perPersonaSubject,
     expert_analysis: analysis,
   };
-}
-
-export function modelLabel(spec: MmluSpec): string {
-  return spec.model.backend === 'openai' ? `openai:${spec.model.model}` : `onnx:${spec.model.path.split('/').filter(Boolean).pop()}`;
 }
 
 export function resultsCsv(cells: CellResult[]): string {
