@@ -22,7 +22,7 @@ import {
 import { MMLU_SUBJECTS, expertPersonaFor } from '../tasks/mmlu/categories.js';
 import { type MmluTemplate, placeholders } from '../tasks/mmlu/prompts.js';
 import { checkMmluData, type MmluSplit } from '../tasks/mmlu/data.js';
-import type { PromptFormat } from '../prompts/formats.js';
+import type { ChatSpec, PromptFormat } from '../prompts/formats.js';
 
 /** The configs/ folder shipped with the package (persona sets, templates, example experiments). */
 export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
@@ -43,6 +43,8 @@ export interface CommonSpec {
   specHash: string;
   personas: string[];
   format: PromptFormat;
+  /** Set with format chat_template: the system message per persona. */
+  chat?: ChatSpec;
   model: ModelSpec;
   execution: {
     /** Questions (MMLU) or games (bandit) per batch activity; each batch covers them for all personas. */
@@ -156,7 +158,8 @@ function resolveCommon(
 ): CommonSpec & { task: ExperimentConfigParsed['task'] } {
   const personas = unique(cfg.personas.flatMap((ref, i) => loadPersonaSet(ref, `personas.${i}`, ctx.configsDir, ctx.baseDir, ctx.file)));
   const model: ModelSpec = cfg.model.backend === 'onnx' && !looksLikeHubId(cfg.model.path) ? { ...cfg.model, path: ctx.abs(cfg.model.path) } : cfg.model;
-  const specHash = hashOf({ task: cfg.task, personas, format: cfg.format, model, ...results });
+  const chat = resolveChat(cfg, ctx.file);
+  const specHash = hashOf({ task: cfg.task, personas, format: cfg.format, chat, model, ...results });
   const run = cfg.name ?? `${cfg.task}-${specHash.slice(0, 10)}`;
   const local = cfg.model.backend === 'onnx';
   return {
@@ -165,6 +168,7 @@ function resolveCommon(
     specHash,
     personas,
     format: cfg.format,
+    ...(chat ? { chat } : {}),
     model,
     execution: {
       unitsPerBatch,
@@ -176,6 +180,24 @@ function resolveCommon(
     },
     outDir: join(ctx.abs(cfg.output.dir), run),
   };
+}
+
+/** The fork's system message on Llama-3 for the bandit; MMLU's persona is in the question, so none by default. */
+const DEFAULT_CHAT_SYSTEM = { mmlu: null, bandit: 'You are a {persona}.' } as const;
+
+function resolveChat(cfg: ExperimentConfigParsed, file?: string): ChatSpec | undefined {
+  if (cfg.format !== 'chat_template') {
+    if (cfg.chat) throw new InputError('chat', `chat applies to format chat_template only (format is ${cfg.format})`, 'remove chat, or set format: chat_template', file);
+    return undefined;
+  }
+  const system = cfg.chat?.system;
+  if (system === undefined) return { system: DEFAULT_CHAT_SYSTEM[cfg.task] };
+  if (system === 'none') return { system: null };
+  const unknown = [...system.matchAll(/\{(\w*)\}/g)].map((m) => m[1]).filter((n) => n !== 'persona');
+  if (unknown.length) {
+    throw new InputError('chat.system', `unknown placeholder(s) ${unknown.map((n) => `{${n}}`).join(', ')}`, 'use {persona} for the persona, e.g. "You are a {persona}."', file);
+  }
+  return { system };
 }
 
 function resolveBandit(cfg: BanditConfigParsed, ctx: ResolveContext): BanditSpec {

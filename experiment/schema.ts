@@ -51,6 +51,16 @@ export const OnnxModel = z
   })
   .strict();
 
+/**
+ * `chat:` beside `format: chat_template`: the system message per persona ("You are a {persona}."), or `none` for no
+ * system message. The persona also stays where the task's template puts it in the user message.
+ */
+export const ChatConfig = z
+  .object({
+    system: z.union([z.literal('none'), z.string().min(1)]).optional(),
+  })
+  .strict();
+
 export const ModelConfig = z.discriminatedUnion('backend', [OpenAIModel, OnnxModel]);
 
 const runName = z
@@ -101,6 +111,7 @@ export const MmluConfig = z
     groups: z.object({ neutral: z.array(PersonaSetRef).default([]) }).strict().default({ neutral: [] }),
     template: TemplateRef.default('mmlu_paper'),
     format: z.enum(PROMPT_FORMATS).default('plain'),
+    chat: ChatConfig.optional(),
     scoring: z
       .object({
         /** logits | generate (the seed's API path) | generate_fork (the fork's late rule: one generation, its letters
@@ -141,6 +152,7 @@ export const BanditConfig = z
     design: z.enum(['faithful', 'paired']).default('faithful'),
     personas: z.array(PersonaSetRef).min(1).default(['ages']),
     format: z.enum(PROMPT_FORMATS).default('plain'),
+    chat: ChatConfig.optional(),
     scoring: z
       .object({
         /** logits: sample from softmax(log-probs of "1"/"2" / temperature); generate: exact "1" or "2" only. */
