@@ -63,6 +63,26 @@ export const ChatConfig = z
 
 export const ModelConfig = z.discriminatedUnion('backend', [OpenAIModel, OnnxModel]);
 
+/** What a candidate adds to a model: a warning to show when it is the one used, and its own prompt format. */
+const candidateExtras = {
+  /** Shown loudly (console, metrics.json) when this candidate is used, e.g. "random weights: accuracies are noise". */
+  warning: z.string().min(1).optional(),
+  /** Replaces the experiment's `format` when this candidate is used (a model without a chat template). */
+  format: z.enum(PROMPT_FORMATS).optional(),
+};
+export const ModelCandidate = z.discriminatedUnion('backend', [OpenAIModel.extend(candidateExtras), OnnxModel.extend(candidateExtras)]);
+export type ModelCandidateParsed = z.output<typeof ModelCandidate>;
+
+/**
+ * `model:` of an experiment: one model, a fallback list (the first usable one runs: a local folder that exists, a
+ * hub id already in the cache or downloadable now, an API model), or the name of such a file in configs/models.
+ */
+export const ModelChoice = z.union([
+  z.string().min(1),
+  ModelConfig,
+  z.object({ candidates: z.array(ModelCandidate).min(1) }).strict(),
+]);
+
 const runName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" only')
@@ -128,7 +148,7 @@ export const MmluConfig = z
       })
       .strict()
       .default({ mode: 'logits', max_tries: 10 }),
-    model: ModelConfig,
+    model: ModelChoice,
     execution: executionSchema('questions_per_batch', 128),
     output: OutputConfig,
   })
@@ -167,7 +187,7 @@ export const BanditConfig = z
       .object({ acc_last: z.enum(['faithful', 'intended']).default('faithful') })
       .strict()
       .default({ acc_last: 'faithful' }),
-    model: ModelConfig,
+    model: ModelChoice,
     execution: executionSchema('games_per_batch', 10),
     output: OutputConfig,
   })

@@ -9,7 +9,6 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ModelRegistry, env } from '@huggingface/transformers';
 import cliProgress from 'cli-progress';
 import { FatalBackendError } from '../backends/types.js';
 
@@ -29,6 +28,11 @@ const HUB_DTYPE: Record<OnnxVariant, string> = { fp32: 'fp32', fp16: 'fp16', int
 
 const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
 const HUB_ID = /^[\w.-]+\/[\w.-]+$/;
+
+/** `owner/name` that is not an existing local path. */
+export function isHubId(pathOrId: string): boolean {
+  return HUB_ID.test(pathOrId) && !pathOrId.startsWith('.') && !existsSync(pathOrId);
+}
 
 /** A model folder that cannot be used as it is. Fatal: retrying cannot fix a folder. */
 export class ModelFolderError extends FatalBackendError {
@@ -90,20 +94,25 @@ export async function resolveModelDir(pathOrId: string, variant: OnnxVariant, ca
     );
   }
   const dir = path.join(cacheDir, pathOrId);
-  const complete = () => {
-    try {
-      checkFolderFiles(dir);
-      findOnnxFile(dir, variant);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!complete()) await download(pathOrId, variant, dir);
+  if (!cachedModelDir(pathOrId, variant, cacheDir)) await download(pathOrId, variant, dir);
   return dir;
 }
 
+/** The cache folder of a hub id when it holds a complete download of `variant` (no network). */
+export function cachedModelDir(id: string, variant: OnnxVariant, cacheDir = defaultCacheDir()): string | undefined {
+  const dir = path.join(cacheDir, id);
+  try {
+    checkFolderFiles(dir);
+    findOnnxFile(dir, variant);
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
 async function download(id: string, variant: OnnxVariant, dir: string): Promise<void> {
+  const { ModelRegistry, env } = await import('@huggingface/transformers');
+  if (process.env.HF_ENDPOINT) env.remoteHost = process.env.HF_ENDPOINT;
   let files: string[];
   try {
     files = await ModelRegistry.get_pipeline_files('text-generation', id, { dtype: HUB_DTYPE[variant] as never });
@@ -127,14 +136,14 @@ async function download(id: string, variant: OnnxVariant, dir: string): Promise<
     for (const file of files) {
       const dest = path.join(dir, file);
       if (existsSync(dest)) continue;
-      await fetchFile(hubUrl(id, file), dest, file, bars);
+      await fetchFile(hubUrl(env, id, file), dest, file, bars);
     }
   } finally {
     bars?.stop();
   }
 }
 
-function hubUrl(id: string, file: string): string {
+function hubUrl(env: { remotePathTemplate: string; remoteHost: string }, id: string, file: string): string {
   const repoPath = env.remotePathTemplate.replaceAll('{model}', id).replaceAll('{revision}', 'main');
   return new URL(repoPath + file, env.remoteHost).href;
 }

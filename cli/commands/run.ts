@@ -2,7 +2,7 @@
 import { dirname, resolve } from 'node:path';
 import { setMaxListeners } from 'node:events';
 import cliProgress from 'cli-progress';
-import { loadExperiment, readConfigFile } from '../../experiment/load.js';
+import { loadExperimentOnline, modelWarningBanner, readConfigFile } from '../../experiment/load.js';
 import { connectCluster } from '../connect.js';
 import { queryProgress, startOrAttach, workflowIdFor } from '../runs.js';
 import { createWorkers, runWorkers } from '../../workers/index.js';
@@ -12,7 +12,10 @@ import type { ExperimentResult } from '../../workflows/types.js';
 export async function runCommand(configFile: string, overrides: string[], opts: { worker: boolean; headless?: boolean; detach?: boolean }): Promise<void> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
   // Validate locally first: a bad config fails in milliseconds, before any server starts.
-  const spec = loadExperiment(configFile, overrides);
+  // (A hub model candidate is downloaded here, with a progress bar, before the server starts.)
+  const spec = await loadExperimentOnline(configFile, overrides);
+  const warning = modelWarningBanner(spec);
+  if (warning) log(warning);
   const raw = readConfigFile(configFile);
   const cluster = await connectCluster({ outDir: spec.outDir, headless: opts.headless ?? false, log });
   const local = cluster.devServer !== undefined;
@@ -50,6 +53,7 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     printTable(result.table);
     log(`\n${result.cells} cells (${result.discarded} discarded) of ${result.totalCells}`);
     for (const [what, path] of Object.entries(result.files)) log(`${what}: ${path}`);
+    if (warning) log(warning);
   } finally {
     stopWorkers.abort();
     await workersDone.catch(() => undefined);
