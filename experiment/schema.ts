@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { PROMPT_FORMATS } from '../prompts/formats.js';
+import { ONNX_VARIANTS } from '../local/folder.js';
 
 const posInt = z.number().int().positive();
 
@@ -45,7 +46,7 @@ export const OnnxModel = z
     backend: z.literal('onnx'),
     /** A local model folder (Hugging Face ONNX layout) or a hub id such as onnx-community/Llama-3.2-1B-Instruct. */
     path: z.string().min(1),
-    variant: z.enum(['fp32', 'fp16', 'int8', 'q4']).default('fp32'),
+    variant: z.enum(ONNX_VARIANTS).default('fp32'),
     providers: z.array(z.enum(['cpu', 'cuda'])).min(1).default(['cpu']),
     max_batch: posInt.default(64),
   })

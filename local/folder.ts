@@ -12,7 +12,8 @@ import { pipeline } from 'node:stream/promises';
 import cliProgress from 'cli-progress';
 import { FatalBackendError } from '../backends/types.js';
 
-export const ONNX_VARIANTS = ['fp32', 'fp16', 'int8', 'q4'] as const;
+/** w8: int8 weights with float32 activations (scripts/make-weight-only-int8.py), batch-invariant unlike int8. */
+export const ONNX_VARIANTS = ['fp32', 'fp16', 'int8', 'q4', 'w8'] as const;
 export type OnnxVariant = (typeof ONNX_VARIANTS)[number];
 
 /** File names per variant under onnx/, in the order tried (onnx-community naming). */
@@ -21,10 +22,11 @@ export const VARIANT_FILES: Record<OnnxVariant, readonly string[]> = {
   fp16: ['model_fp16.onnx'],
   int8: ['model_int8.onnx', 'model_quantized.onnx'],
   q4: ['model_q4.onnx'],
+  w8: ['model_w8.onnx'],
 };
 
 /** transformers.js dtype names for the download; onnx-community repos ship int8 as `q8` (model_quantized.onnx). */
-const HUB_DTYPE: Record<OnnxVariant, string> = { fp32: 'fp32', fp16: 'fp16', int8: 'q8', q4: 'q4' };
+const HUB_DTYPE: Record<OnnxVariant, string | undefined> = { fp32: 'fp32', fp16: 'fp16', int8: 'q8', q4: 'q4', w8: undefined };
 
 const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
 const HUB_ID = /^[\w.-]+\/[\w.-]+$/;
@@ -114,6 +116,12 @@ async function download(id: string, variant: OnnxVariant, dir: string): Promise<
   const { ModelRegistry, env } = await import('@huggingface/transformers');
   if (process.env.HF_ENDPOINT) env.remoteHost = process.env.HF_ENDPOINT;
   let files: string[];
+  if (HUB_DTYPE[variant] === undefined) {
+    throw new ModelFolderError(
+      `Variant "${variant}" is not on the hub: build it from the int8 export with scripts/make-weight-only-int8.py ` +
+        'and set model.path to that folder.',
+    );
+  }
   try {
     files = await ModelRegistry.get_pipeline_files('text-generation', id, { dtype: HUB_DTYPE[variant] as never });
   } catch (e) {

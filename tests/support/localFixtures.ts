@@ -84,3 +84,5 @@ export function realModelOrFail(): boolean {
   if (!hasSmolLM2) console.warn(`${SMOLLM2} is missing: the real-model tests are skipped on this machine`);
   return hasSmolLM2;
 }
+/** Derived by scripts/make-fixtures.sh (scripts/make-weight-only-int8.py): int8 weights, float32 activations. */
+export const SMOLLM2_W8 = path.join(ROOT, '.cache/fixtures/SmolLM2-135M-Instruct-w8');
