@@ -43,6 +43,8 @@ export async function forward(
   const { ids, mask, positions, seen } = layoutStep(state, rows, model.padId);
   const seqLen = ids.length / batch;
   const total = past + seqLen;
+  forwardCounters.tokens += batch * seqLen;
+  forwardCounters.runs++;
 
   const feeds: Record<string, ort.Tensor> = {
     input_ids: new ort.Tensor('int64', ids, [batch, seqLen]),
@@ -66,6 +68,9 @@ export async function forward(
   const logits = withLogits ? lastLogits(model, out.logits!, batch) : [];
   return { logits, state: { kv, mask, batch, length: total, seen } };
 }
+
+/** Token positions computed by `forward` in this process (padding included) and session runs: for benchmarks. */
+export const forwardCounters = { tokens: 0, runs: 0 };
 
 export interface StepLayout {
   ids: BigInt64Array;

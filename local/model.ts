@@ -156,6 +156,7 @@ export function sessionOptions(eps: ExecutionProvider[], variant: OnnxVariant): 
   return {
     executionProviders: eps,
     graphOptimizationLevel: 'all',
+    ...(process.env.ROLYPLAY_ORT_THREADS ? { intraOpNumThreads: Number(process.env.ROLYPLAY_ORT_THREADS) } : {}),
     ...(variant === 'w8' ? { extra: { session: { disable_quant_qdq: '1' } } } : {}),
   };
 }
