@@ -22,7 +22,7 @@ import {
 } from './schema.js';
 import { MMLU_SUBJECTS, expertPersonaFor } from '../tasks/mmlu/categories.js';
 import { type MmluTemplate, placeholders } from '../tasks/mmlu/prompts.js';
-import { checkMmluData, type MmluSplit } from '../tasks/mmlu/data.js';
+import { MMLU_TARBALL_URL, cachedMmluDir, checkMmluData, downloadMmlu, mmluCacheDir, type MmluSplit } from '../tasks/mmlu/data.js';
 import type { ChatSpec, PromptFormat } from '../prompts/formats.js';
 import { cachedModelDir, isHubId, type OnnxVariant } from '../local/folder.js';
 
@@ -106,6 +106,8 @@ export function readConfigFile(file: string): unknown {
 export interface LoadOptions {
   /** Hub ids that could not be downloaded (resolveConfigOnline): their candidates are skipped. */
   hubFailures?: Map<string, string>;
+  /** The MMLU data download failed for this reason (resolveConfigOnline). */
+  dataFailure?: string;
   /** Where the raw config came from, for messages and for resolving relative paths. */
   file?: string;
   baseDir?: string;
@@ -114,10 +116,21 @@ export interface LoadOptions {
 
 /** Validate a raw config (parsed YAML or workflow JSON input) and resolve it into a spec (no network). */
 export function resolveConfig(raw: unknown, overrides: string[] = [], opts: LoadOptions = {}): ExperimentSpec {
-  return resolveDetailed(raw, overrides, opts).spec;
+  const { spec, pendingData } = resolveDetailed(raw, overrides, opts);
+  if (pendingData && spec.task === 'mmlu') {
+    throw new InputError('data.path', `MMLU data folder ${spec.data.path} does not exist`, `\`rolyplay run\` downloads it when online (cached in ${mmluCacheDir()}); or point data.path at a folder with test/<subject>_test.csv files`, opts.file);
+  }
+  return spec;
 }
 
-function resolveDetailed(raw: unknown, overrides: string[], opts: LoadOptions): { spec: ExperimentSpec; pending?: ModelPick['pending'] } {
+/** A spec and what `resolveConfigOnline` should download before resolving again. */
+interface Resolved {
+  spec: ExperimentSpec;
+  pending?: ModelPick['pending'];
+  pendingData?: boolean;
+}
+
+function resolveDetailed(raw: unknown, overrides: string[], opts: LoadOptions): Resolved {
   const withOverrides = applyOverrides(raw, overrides);
   // reportInput: zod 4 leaves `issue.input` out by default, and zodToInputError needs it to tell missing from wrong.
   const parsed = ExperimentConfig.safeParse(withOverrides, { reportInput: true });
@@ -132,8 +145,13 @@ function resolveDetailed(raw: unknown, overrides: string[], opts: LoadOptions): 
 export async function resolveConfigOnline(raw: unknown, overrides: string[] = [], opts: LoadOptions = {}): Promise<ExperimentSpec> {
   const hubFailures = new Map(opts.hubFailures);
   const tried = new Set<string>();
+  let dataFailure = opts.dataFailure;
   for (;;) {
-    const { spec, pending } = resolveDetailed(raw, overrides, { ...opts, hubFailures });
+    const { spec, pending, pendingData } = resolveDetailed(raw, overrides, { ...opts, hubFailures, dataFailure });
+    if (pendingData) {
+      await downloadMmlu().catch((e: Error) => (dataFailure = e.message.replace(/\.$/, '')));
+      continue;
+    }
     if (!pending) return spec;
     if (process.env.HF_HUB_OFFLINE === '1') {
       hubFailures.set(pending.id, 'HF_HUB_OFFLINE=1');
@@ -187,23 +205,28 @@ interface ResolveContext {
   hubFailures?: Map<string, string>;
   /** Out: the hub candidate to download before the picked one (see ModelPick). */
   pending?: ModelPick['pending'];
+  /** Out: the MMLU data folder is absent and not cached: resolveConfigOnline downloads it. */
+  pendingData?: boolean;
+  /** Why the MMLU download failed (set by resolveConfigOnline). */
+  dataFailure?: string;
   baseDir: string;
   configsDir: string;
   file?: string;
   abs(p: string): string;
 }
 
-function resolveParsed(cfg: ExperimentConfigParsed, opts: LoadOptions): { spec: ExperimentSpec; pending?: ModelPick['pending'] } {
+function resolveParsed(cfg: ExperimentConfigParsed, opts: LoadOptions): Resolved {
   const baseDir = opts.baseDir ?? process.cwd();
   const ctx: ResolveContext = {
     hubFailures: opts.hubFailures,
+    dataFailure: opts.dataFailure,
     baseDir,
     configsDir: opts.configsDir ?? BUILTIN_CONFIGS,
     file: opts.file,
     abs: (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p)),
   };
   const spec = cfg.task === 'mmlu' ? resolveMmlu(cfg, ctx) : resolveBandit(cfg, ctx);
-  return { spec, ...(ctx.pending ? { pending: ctx.pending } : {}) };
+  return { spec, ...(ctx.pending ? { pending: ctx.pending } : {}), ...(ctx.pendingData ? { pendingData: true } : {}) };
 }
 
 /** The parts every task resolves the same way: persona sets, model paths, run name, execution, output folder. */
@@ -282,12 +305,27 @@ function resolveMmlu(cfg: MmluConfigParsed, ctx: ResolveContext): MmluSpec {
   if (unknown.length > 0) {
     throw new InputError('data.subjects', `unknown MMLU subject(s) ${unknown.join(', ')}`, `use names like ${MMLU_SUBJECTS.slice(0, 3).join(', ')} (57 in all), or "all"`, file);
   }
-  const dataPath = abs(cfg.data.path);
-  try {
-    checkMmluData(dataPath, subjects, cfg.data.split);
-  } catch (err) {
-    if (err instanceof InputError) throw new InputError(err.field, err.problem, err.fix, file);
-    throw err;
+  let dataPath = abs(cfg.data.path);
+  if (!existsSync(dataPath) && cfg.data.download) {
+    const cached = cachedMmluDir();
+    if (cached) dataPath = cached;
+    else if (ctx.dataFailure === undefined) ctx.pendingData = true;
+    else {
+      throw new InputError(
+        'data.path',
+        `MMLU data folder ${dataPath} does not exist and downloading ${process.env.ROLYPLAY_MMLU_URL ?? MMLU_TARBALL_URL} failed (${ctx.dataFailure})`,
+        `go online and run again (the download is cached in ${mmluCacheDir()}), or download that tarball elsewhere and extract its data/ folder to ${dataPath}, or point data.path at a folder with test/<subject>_test.csv files`,
+        file,
+      );
+    }
+  }
+  if (!ctx.pendingData) {
+    try {
+      checkMmluData(dataPath, subjects, cfg.data.split);
+    } catch (err) {
+      if (err instanceof InputError) throw new InputError(err.field, err.problem, err.fix, file);
+      throw err;
+    }
   }
 
   const neutral = unique(cfg.groups.neutral.flatMap((ref, i) => loadPersonaSet(ref, `groups.neutral.${i}`, configsDir, baseDir, file)));

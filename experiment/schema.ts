@@ -125,6 +125,8 @@ export const MmluConfig = z
         subjects: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
         /** Use only the first N questions of each subject (file order). */
         limit: posInt.optional(),
+        /** When `path` does not exist: download the Hendrycks tarball into the cache (online) and use that. */
+        download: z.boolean().default(true),
       })
       .strict(),
     personas: z.array(PersonaSetRef).min(1),

@@ -3,13 +3,10 @@
  * tokenizer_config.json, generation_config.json, onnx/model*.onnx (+ model*.onnx_data). A hub id is downloaded
  * once into a cache folder with the same layout; offline, the user is told to point model.path at a folder.
  */
-import { createWriteStream, existsSync, readdirSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import cliProgress from 'cli-progress';
+import { downloadFile, progressBars } from '../net/download.js';
 import { FatalBackendError } from '../backends/types.js';
 
 /** w8: int8 weights with float32 activations (scripts/make-weight-only-int8.py), batch-invariant unlike int8. */
@@ -134,18 +131,16 @@ async function download(id: string, variant: OnnxVariant, dir: string): Promise<
   // Data files before the .onnx that references them, so an interrupted download never looks complete.
   files.sort((a, b) => Number(a.endsWith('.onnx')) - Number(b.endsWith('.onnx')));
   // cli-progress draws garbage on stop() when stderr is not a terminal (logs, CI): print one line per file there.
-  const bars = process.stderr.isTTY
-    ? new cliProgress.MultiBar(
-        { format: ' {file} [{bar}] {percentage}% {value}/{total} MB', hideCursor: true, clearOnComplete: false },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
+  const bars = progressBars();
+  const token = process.env.HF_TOKEN ?? process.env.HF_ACCESS_TOKEN;
   try {
     for (const file of files) {
       const dest = path.join(dir, file);
       if (existsSync(dest)) continue;
-      await fetchFile(hubUrl(env, id, file), dest, file, bars);
+      await downloadFile(hubUrl(env, id, file), dest, { label: file, bars, ...(token ? { headers: { Authorization: `Bearer ${token}` } } : {}) });
     }
+  } catch (e) {
+    throw e instanceof ModelFolderError ? e : new ModelFolderError((e as Error).message);
   } finally {
     bars?.stop();
   }
@@ -154,31 +149,4 @@ async function download(id: string, variant: OnnxVariant, dir: string): Promise<
 function hubUrl(env: { remotePathTemplate: string; remoteHost: string }, id: string, file: string): string {
   const repoPath = env.remotePathTemplate.replaceAll('{model}', id).replaceAll('{revision}', 'main');
   return new URL(repoPath + file, env.remoteHost).href;
-}
-
-async function fetchFile(url: string, dest: string, label: string, bars?: cliProgress.MultiBar): Promise<void> {
-  const token = process.env.HF_TOKEN ?? process.env.HF_ACCESS_TOKEN;
-  const res = await fetch(url, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
-  if (!res.ok || !res.body) throw new ModelFolderError(`Downloading ${url} failed: HTTP ${res.status}.`);
-  const mb = (n: number) => Math.round(n / 1e5) / 10;
-  const total = Number(res.headers.get('content-length') ?? 0);
-  const bar = bars?.create(mb(total), 0, { file: label });
-  if (!bar) console.error(`downloading ${url} (${mb(total)} MB)`);
-  let done = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      done += chunk.length;
-      bar?.update(mb(done));
-      cb(null, chunk);
-    },
-  });
-  await mkdir(path.dirname(dest), { recursive: true });
-  const partial = `${dest}.partial`;
-  try {
-    await pipeline(Readable.fromWeb(res.body as never), count, createWriteStream(partial));
-    await rename(partial, dest);
-  } catch (e) {
-    await rm(partial, { force: true });
-    throw e;
-  }
 }
