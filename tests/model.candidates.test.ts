@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../experiment/errors.js';
 import { BUILTIN_CONFIGS, loadExperiment, modelWarningBanner, resolveConfig, resolveConfigOnline } from '../experiment/load.js';
-import { MMLU_DATA } from './support/harness.js';
+import { readFileSync } from 'node:fs';
+import { harness, tmpDir, MMLU_DATA } from './support/harness.js';
 import { SMOLLM2, TINY } from './support/localFixtures.js';
 
 const base = (model: unknown, extra: Record<string, unknown> = {}) => ({
@@ -104,4 +105,27 @@ describe('model candidates', () => {
     const off = await resolveConfigOnline(base({ candidates: [{ backend: 'onnx', path: 'test-org/tiny' }, fallback] }));
     expect(off.modelWarning).toContain('could not be downloaded (HF_HUB_OFFLINE=1)');
   }, 60_000);
+
+  it('through Temporal, a fallback run writes its warning into metrics.json', async () => {
+    const h = await harness();
+    try {
+      await h.startWorker();
+      const result = await h.run({
+        config: {
+          ...base({ candidates: [onnx(join(tmpdir(), 'no-such-model-folder')), fallback] }),
+          name: 'fallback-warning',
+          personas: [{ name: 'p', personas: ['detective'] }],
+          execution: { task_queue: h.taskQueue },
+          output: { dir: tmpDir() },
+        },
+      });
+      expect(result.cells).toBe(1);
+      const metrics = JSON.parse(readFileSync(result.files.metricsJson, 'utf8'));
+      expect(metrics.model).toBe('onnx:tiny-random-llama');
+      expect(metrics.model_warning).toMatch(/^random weights — not used: .*no-such-model-folder does not exist$/);
+      expect(metrics.format).toBe('plain');
+    } finally {
+      await h.close();
+    }
+  }, 120_000);
 });
