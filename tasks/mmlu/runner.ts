@@ -7,7 +7,7 @@ import { BatchFailure, promptHash, worstError } from '../batch.js';
 import type { BatchContext as TaskBatchContext, BatchOutcome, BatchRange } from '../types.js';
 import { formatPrompt } from '../../prompts/formats.js';
 import { argmax, exactOption, softmax } from '../../scoring/options.js';
-import type { CellResult, ResultStore } from '../../store/results.js';
+import type { CellResult } from '../../store/results.js';
 import { cellKey } from '../../store/results.js';
 import type { MmluSpec } from '../../experiment/load.js';
 import { loadSubject, mmluItemId, OPTION_LETTERS, type MmluItem } from './data.js';
@@ -30,7 +30,7 @@ export async function runMmluBatch(ctx: BatchContext, batch: BatchRange): Promis
   const { spec, backend, store } = ctx;
   const items = loadSubject(spec.data.path, batch.group, spec.data.split).slice(batch.start, batch.end);
   const ids = items.map((it) => mmluItemId(it.subject, it.split, it.index));
-  const done = store.doneKeys(spec.run, 'mmlu', ids);
+  const done = await store.doneKeys(spec.run, 'mmlu', ids);
   for (let q = (ctx.resume as BatchProgress | undefined)?.next ?? 0; q < items.length; q++) {
     const item = items[q] as MmluItem;
     const id = ids[q] as string;
@@ -62,12 +62,13 @@ export async function runMmluBatch(ctx: BatchContext, batch: BatchRange): Promis
           correct: o.value.prediction === null ? null : o.value.prediction === item.label,
         });
       });
-      store.upsertCells(cells);
+      await store.upsertCells(cells);
       if (errors.length > 0) throw new BatchFailure(worstError(errors));
     }
     ctx.onProgress?.({ next: q + 1 } satisfies BatchProgress);
   }
-  return summarise(store, spec, ids);
+  // Cells of these items now stored: idempotent, so a retried batch reports the same.
+  return store.countCells(spec.run, 'mmlu', ids);
 }
 
 type Scored = Pick<CellResult, 'method' | 'logprobs' | 'absent' | 'prediction' | 'discarded' | 'rawText' | 'attempts'>;
@@ -154,15 +155,4 @@ async function scoreByGeneration(ctx: BatchContext, prompt: PromptInput): Promis
     }
   }
   return { ok: true, value: { method: 'generate', logprobs: null, absent: [], prediction: null, discarded: true, rawText: text, attempts: scoring.maxTries + 1 } };
-}
-
-/** Cells of these items now stored: idempotent, so a retried batch reports the same. */
-function summarise(store: ResultStore, spec: MmluSpec, ids: string[]): BatchOutcome {
-  const row = store.db
-    .prepare(
-      `SELECT COUNT(*) AS cells, COALESCE(SUM(discarded), 0) AS discarded FROM cells
-       WHERE run = ? AND task = 'mmlu' AND sample = 0 AND item IN (SELECT value FROM json_each(?))`,
-    )
-    .get(spec.run, JSON.stringify(ids)) as { cells: number; discarded: number };
-  return row;
 }
