@@ -78,11 +78,19 @@ export async function startThrowawayPostgres(opts: { durable?: boolean; timeoutM
     writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
     if (owner) chownSync(pwfile, owner.uid, owner.gid);
     const data = join(dir, 'data');
-    const init = spawnSync(join(bin, 'initdb'), ['-D', data, '-U', 'rolyplay', `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--locale=C', '-E', 'UTF8', '--no-sync'], {
-      ...ids,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    // A language-aware default collation (ICU en-US sorts "a" before "B"), as most real databases have: the store
+    // must not depend on the database's collation for its byte order. Plain C where PostgreSQL lacks ICU.
+    const initdb = (locale: string[]) =>
+      spawnSync(join(bin, 'initdb'), ['-D', data, '-U', 'rolyplay', `--pwfile=${pwfile}`, '--auth=scram-sha-256', ...locale, '-E', 'UTF8', '--no-sync'], {
+        ...ids,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+    let init = initdb(['--locale=C.UTF-8', '--locale-provider=icu', '--icu-locale=en-US']);
+    if (init.status !== 0) {
+      rmSync(data, { recursive: true, force: true });
+      init = initdb(['--locale=C']);
+    }
     if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout || init.error?.message}`);
     const port = await freePort();
     const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'synchronous_commit=off', ...(opts.durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off'])];
