@@ -79,15 +79,16 @@ export async function engineBench(opts: { subjects: number; questions: number; b
     const plainSec = (performance.now() - t0) / 1000;
     await store.close();
 
-    // 2. Through Temporal, on a local dev server with an in-process worker: SQLite, then PostgreSQL.
-    const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), headless: true });
+    // 2. Through Temporal, each store on a fresh local dev server (so neither inherits the other's history) with an
+    //    in-process worker: SQLite, then PostgreSQL.
     installRuntime();
-    const nc = await NativeConnection.connect({ address: server.address });
-    const connection = await Connection.connect({ address: server.address });
     const backends = new BackendRegistry({ factory: async () => backend });
-    const client = new Client({ connection });
     const throughTemporal = async (name: string, stores: StoreResolver): Promise<number> => {
-      const { workers } = await createWorkers({ connection: nc, taskQueues: [`bench-${name}`], backends, stores });
+      const server = await startDevServer({ dbFile: join(dir, `temporal-${name}.db`), headless: true });
+      const nc = await NativeConnection.connect({ address: server.address });
+      const connection = await Connection.connect({ address: server.address });
+      const client = new Client({ connection });
+      const { workers } = await createWorkers({ connection: nc, taskQueues: ['bench'], backends, stores });
       const worker = workers[0]!;
       const running = worker.run();
       try {
@@ -95,9 +96,9 @@ export async function engineBench(opts: { subjects: number; questions: number; b
         const srv0 = serverCpuMs(server.process.pid);
         const t1 = performance.now();
         const result = await client.workflow.execute(experimentWorkflow, {
-          taskQueue: `bench-${name}`,
+          taskQueue: 'bench',
           workflowId: `bench-${name}`,
-          args: [{ config: config(join(dir, name), name, subjects, opts.questions, opts.batch, `bench-${name}`) }],
+          args: [{ config: config(join(dir, name), name, subjects, opts.questions, opts.batch, 'bench') }],
         });
         const sec = (performance.now() - t1) / 1000;
         const cpu = process.cpuUsage(cpu0);
@@ -108,25 +109,22 @@ export async function engineBench(opts: { subjects: number; questions: number; b
         worker.shutdown();
         await running;
         await stores.close();
+        await nc.close();
+        await connection.close();
+        await server.stop();
       }
     };
-    try {
-      const sqliteSec = await throughTemporal('sqlite', new SqliteStores());
-      const url = pgUrl ?? pgServer?.url;
-      const pgSec = url ? await throughTemporal('postgres', await PostgresStores.open(url)) : undefined;
-      return {
-        cells: total,
-        plainCellsPerSec: total / plainSec,
-        temporalCellsPerSec: total / sqliteSec,
-        ratio: plainSec / sqliteSec,
-        ...(pgSec === undefined ? {} : { postgresCellsPerSec: total / pgSec, postgresRatio: sqliteSec / pgSec }),
-        questionsPerBatch: opts.batch,
-      };
-    } finally {
-      await nc.close();
-      await connection.close();
-      await server.stop();
-    }
+    const sqliteSec = await throughTemporal('sqlite', new SqliteStores());
+    const url = pgUrl ?? pgServer?.url;
+    const pgSec = url ? await throughTemporal('postgres', await PostgresStores.open(url)) : undefined;
+    return {
+      cells: total,
+      plainCellsPerSec: total / plainSec,
+      temporalCellsPerSec: total / sqliteSec,
+      ratio: plainSec / sqliteSec,
+      ...(pgSec === undefined ? {} : { postgresCellsPerSec: total / pgSec, postgresRatio: sqliteSec / pgSec }),
+      questionsPerBatch: opts.batch,
+    };
   } finally {
     await pgServer?.stop();
     rmSync(dir, { recursive: true, force: true });

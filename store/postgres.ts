@@ -24,10 +24,10 @@ CREATE TABLE IF NOT EXISTS cells (
   method ${T} NOT NULL, logprobs_json TEXT, absent_json TEXT NOT NULL, prediction INTEGER, correct SMALLINT,
   discarded SMALLINT NOT NULL, raw_text TEXT, attempts INTEGER NOT NULL, backend ${T} NOT NULL,
   updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-  PRIMARY KEY (run, task, persona, item, sample)
+  -- Item before persona: batches look their cells up by item, so the key is the only index the hot path maintains
+  -- (reports sort once, through a cursor).
+  PRIMARY KEY (run, task, item, persona, sample)
 );
-CREATE INDEX IF NOT EXISTS cells_by_item ON cells (run, task, item, persona, sample);
-CREATE INDEX IF NOT EXISTS cells_in_order ON cells (run, subject, item_index, persona, sample, item, task);
 CREATE TABLE IF NOT EXISTS records (
   run ${T} NOT NULL, task ${T} NOT NULL, kind ${T} NOT NULL, key ${T} NOT NULL, unit INTEGER NOT NULL,
   flag SMALLINT NOT NULL, payload_json TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
@@ -145,16 +145,28 @@ export class PostgresStore implements ResultStore {
   }
 
   async *streamCells(run: string): AsyncIterable<CellResult> {
-    let page = await this.q('cells_first', `SELECT * FROM cells WHERE run = $1 ORDER BY ${CELL_ORDER} LIMIT $2`, [run, PAGE_ROWS]);
-    while (page.length > 0) {
-      for (const r of page) yield cellFromRow(r);
-      if (page.length < PAGE_ROWS) return;
-      const l = page[page.length - 1] as Row;
-      page = await this.q(
-        'cells_next',
-        `SELECT * FROM cells WHERE run = $1 AND (${CELL_ORDER}) > ($2, $3, $4, $5, $6, $7) ORDER BY ${CELL_ORDER} LIMIT $8`,
-        [run, l.subject, l.item_index, l.persona, l.sample, l.item, l.task, PAGE_ROWS],
-      );
+    for await (const r of this.cursor(`SELECT * FROM cells WHERE run = $1 ORDER BY ${CELL_ORDER}`, [run])) yield cellFromRow(r);
+  }
+
+  /** Rows of one query, PAGE_ROWS per round trip, from one snapshot (a cursor in a read-only transaction). */
+  private async *cursor(text: string, values: unknown[]): AsyncIterable<Row> {
+    const client = await this.pool.connect();
+    let open = false;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      open = true;
+      await client.query({ text: `DECLARE roly_stream NO SCROLL CURSOR FOR ${text}`, values });
+      for (;;) {
+        const { rows } = await client.query(`FETCH ${PAGE_ROWS} FROM roly_stream`);
+        for (const r of rows) yield r as Row;
+        if (rows.length < PAGE_ROWS) break;
+      }
+      await client.query('COMMIT');
+      open = false;
+    } finally {
+      // Also when the reader stops early: never hand an open transaction back to the pool.
+      if (open) await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
     }
   }
 
@@ -178,13 +190,7 @@ export class PostgresStore implements ResultStore {
   }
 
   async *streamRecords(q: RecordQuery): AsyncIterable<TaskRecord> {
-    let page = await this.q('records_first', `SELECT * FROM records WHERE ${RECORD_WHERE} ORDER BY unit, key LIMIT $6`, [...recordArgs(q), PAGE_ROWS]);
-    while (page.length > 0) {
-      for (const r of page) yield recordFromRow(r);
-      if (page.length < PAGE_ROWS) return;
-      const l = page[page.length - 1] as Row;
-      page = await this.q('records_next', `SELECT * FROM records WHERE ${RECORD_WHERE} AND (unit, key) > ($6, $7) ORDER BY unit, key LIMIT $8`, [...recordArgs(q), l.unit, l.key, PAGE_ROWS]);
-    }
+    for await (const r of this.cursor(`SELECT * FROM records WHERE ${RECORD_WHERE} ORDER BY unit, key`, recordArgs(q))) yield recordFromRow(r);
   }
 
   async close(): Promise<void> {
@@ -201,7 +207,7 @@ const UPSERT_CELLS = `INSERT INTO cells (run, task, persona, item, sample, subje
     logprobs_json, absent_json, prediction, correct, discarded, raw_text, attempts, backend)
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::int[], $9::text[],
     $10::text[], $11::text[], $12::text[], $13::int[], $14::smallint[], $15::smallint[], $16::text[], $17::int[], $18::text[])
-  ON CONFLICT (run, task, persona, item, sample) DO UPDATE SET
+  ON CONFLICT (run, task, item, persona, sample) DO UPDATE SET
     subject=excluded.subject, item_index=excluded.item_index, label=excluded.label, prompt_hash=excluded.prompt_hash,
     method=excluded.method, logprobs_json=excluded.logprobs_json, absent_json=excluded.absent_json,
     prediction=excluded.prediction, correct=excluded.correct, discarded=excluded.discarded,

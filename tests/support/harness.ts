@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { BackendRegistry } from '../../backends/registry.js';
+import type { StoreResolver } from '../../store/results.js';
 import { PACKAGE_ROOT } from '../../experiment/load.js';
 import { createWorkers, installRuntime } from '../../workers/index.js';
 import { experimentWorkflow } from '../../workflows/index.js';
@@ -33,7 +34,7 @@ export async function harness(address = inject('temporalAddress')): Promise<Harn
   const client = new Client({ connection });
   const taskQueue = `test-${randomUUID()}`;
   const native: NativeConnection[] = [];
-  const running: { worker: Worker; done: Promise<void>; backends: BackendRegistry }[] = [];
+  const running: { worker: Worker; done: Promise<void>; backends: BackendRegistry; stores: StoreResolver }[] = [];
   const h: Harness = {
     client,
     taskQueue,
@@ -43,7 +44,7 @@ export async function harness(address = inject('temporalAddress')): Promise<Harn
       const nc = await NativeConnection.connect({ address });
       native.push(nc);
       const backends = new BackendRegistry({ env: opts.env ?? { TEST_OPENAI_KEY: 'sk-test' } });
-      const { workers } = await createWorkers({
+      const { workers, stores } = await createWorkers({
         connection: nc,
         taskQueues: [taskQueue],
         backends,
@@ -51,7 +52,7 @@ export async function harness(address = inject('temporalAddress')): Promise<Harn
         shutdownGraceTime: opts.shutdownGraceTime ?? '1s',
       });
       const worker = workers[0] as Worker;
-      running.push({ worker, done: worker.run(), backends });
+      running.push({ worker, done: worker.run(), backends, stores });
       return worker;
     },
     async run(input, opts = {}) {
@@ -67,6 +68,7 @@ export async function harness(address = inject('temporalAddress')): Promise<Harn
         if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
         await r.done.catch(() => undefined);
         await r.backends.close();
+        await r.stores.close();
       }
       for (const nc of native) await nc.close();
       await connection.close();
