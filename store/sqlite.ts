@@ -55,6 +55,7 @@ export class SqliteStore implements ResultStore {
     this.db.pragma('busy_timeout = 30000');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    migrateBanditTables(this.db);
     this.upsertMany = this.db.transaction((rows: CellResult[]) => {
       const stmt = this.stmt(UPSERT_CELL);
       const now = new Date().toISOString();
@@ -176,6 +177,34 @@ const UPSERT_CELL = `INSERT INTO cells (run, task, persona, item, sample, subjec
     method=excluded.method, logprobs_json=excluded.logprobs_json, absent_json=excluded.absent_json,
     prediction=excluded.prediction, correct=excluded.correct, discarded=excluded.discarded,
     raw_text=excluded.raw_text, attempts=excluded.attempts, backend=excluded.backend, updated_at=excluded.updated_at`;
+
+/**
+ * Files written before the generic record table kept the bandit's games in tables of their own: move each game,
+ * with its trials, into one record of the shape tasks/bandit/records.ts writes, then drop those tables. Once per
+ * file, in one transaction.
+ */
+function migrateBanditTables(db: Database.Database): void {
+  const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'bandit_games'").get();
+  if (!has) return;
+  db.transaction(() => {
+    const trials = new Map<string, unknown[]>();
+    for (const t of db.prepare('SELECT * FROM bandit_trials ORDER BY run, persona, game, trial').all() as Row[]) {
+      const k = JSON.stringify([t.run, t.persona, t.game]);
+      if (!trials.has(k)) trials.set(k, []);
+      trials.get(k)?.push({
+        trial: t.trial, V: t.v, RU: t.ru, 'V/TU': t.v_tu, action1: t.action1 === 1, regret: t.regret, reward: t.reward, mu1: t.mu1, mu2: t.mu2,
+        logprob1: t.logprob1, logprob2: t.logprob2, attempts: t.attempts, rawText: t.raw_text, promptHash: t.prompt_hash,
+      });
+    }
+    const put = db.prepare(UPSERT_RECORD);
+    for (const g of db.prepare('SELECT * FROM bandit_games').all() as Row[]) {
+      const abandoned = g.abandoned === 1;
+      const payload = { run: g.run, persona: g.persona, game: g.game, mu1: g.mu1, mu2: g.mu2, abandoned, backend: g.backend, trials: abandoned ? [] : trials.get(JSON.stringify([g.run, g.persona, g.game])) ?? [] };
+      put.run(g.run, 'bandit', 'game', JSON.stringify([g.persona, g.game]), g.game, abandoned ? 1 : 0, JSON.stringify(payload), g.updated_at);
+    }
+    db.exec('DROP TABLE bandit_trials; DROP TABLE bandit_games;');
+  })();
+}
 
 const UPSERT_RECORD = `INSERT INTO records (run, task, kind, key, unit, flag, payload_json, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT(run, task, kind, key) DO UPDATE SET unit=excluded.unit, flag=excluded.flag, payload_json=excluded.payload_json,

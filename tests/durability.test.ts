@@ -12,7 +12,7 @@ import { PACKAGE_ROOT } from '../experiment/load.js';
 import { startDevServer, freePort } from '../server/devServer.js';
 import { experimentWorkflow } from '../workflows/index.js';
 import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
-import { harness, mmluConfig, tmpDir } from './support/harness.js';
+import { harness, mmluConfig, referenceMetrics, tmpDir } from './support/harness.js';
 import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
 import { comparableMetrics, storedCells } from './support/cells.js';
 import { probitPolicy } from './support/banditPolicy.js';
@@ -41,16 +41,7 @@ function spawnWorker(address: string, taskQueue: string): ChildProcess {
 
 beforeAll(async () => {
   fake = await startFakeOpenAI({ policy: mmluPolicy(questions), apiKey: 'sk-test' });
-  // The uninterrupted reference run.
-  const h = await harness();
-  try {
-    await h.startWorker();
-    const outDir = tmpDir();
-    await h.run({ config: mmluConfig({ baseURL: fake.baseURL, taskQueue: h.taskQueue, outDir, name: 'ref' }) });
-    reference = comparableMetrics(outDir, 'ref');
-  } finally {
-    await h.close();
-  }
+  reference = await referenceMetrics((taskQueue, outDir) => mmluConfig({ baseURL: fake.baseURL, taskQueue, outDir, name: 'ref' }));
 });
 afterAll(async () => fake?.close());
 

@@ -15,7 +15,7 @@ import { PACKAGE_ROOT } from '../experiment/load.js';
 import { experimentWorkflow } from '../workflows/index.js';
 import { PostgresStores, collect, type ResultStore } from '../store/results.js';
 import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
-import { harness, mmluConfig, tmpDir } from './support/harness.js';
+import { mmluConfig, referenceMetrics, tmpDir } from './support/harness.js';
 import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
 import { comparableMetrics } from './support/cells.js';
 import { describePostgres, postgresUrl } from './support/postgres.js';
@@ -33,16 +33,7 @@ describePostgres('multi-machine run on PostgreSQL', () => {
 
   beforeAll(async () => {
     fake = await startFakeOpenAI({ policy: mmluPolicy(questions), apiKey: 'sk-test' });
-    // The reference: one in-process worker, the default SQLite store in the run folder.
-    const h = await harness();
-    try {
-      await h.startWorker();
-      const outDir = tmpDir();
-      await h.run({ config: config('multi-ref', h.taskQueue, outDir) });
-      reference = comparableMetrics(outDir, 'multi-ref');
-    } finally {
-      await h.close();
-    }
+    reference = await referenceMetrics((taskQueue, outDir) => config('multi-ref', taskQueue, outDir));
   });
   afterAll(async () => fake?.close());
 

@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { PostgresStores, SqliteStore, cellKey, collect, storesFromEnv, PAGE_ROWS, type CellResult, type ResultStore, type TaskRecord } from '../store/results.js';
 import { describePostgres, postgresUrl } from './support/postgres.js';
+import Database from 'better-sqlite3';
+import { countGames, gameKey, loadGames, storedGameKeys } from '../tasks/bandit/records.js';
 import { tmpDir } from './support/harness.js';
 
 function cell(run: string, persona: string, subject: string, itemIndex: number, over: Partial<CellResult> = {}): CellResult {
@@ -152,6 +154,45 @@ function contract(name: string, open: () => Promise<ResultStore>, openSecond: ()
 const sqliteFile = join(tmpDir('rolyplay-contract-'), 'results.sqlite');
 contract('SQLite', async () => new SqliteStore(sqliteFile), async () => new SqliteStore(sqliteFile));
 
+describe('SQLite files of older versions', () => {
+  it('move their bandit tables into task records, so old runs report and resume as before', async () => {
+    const file = join(tmpDir('rolyplay-legacy-'), 'results.sqlite');
+    // The bandit tables as the previous version created and filled them.
+    const old = new Database(file);
+    old.exec(`CREATE TABLE bandit_games (run TEXT NOT NULL, persona TEXT NOT NULL, game INTEGER NOT NULL, mu1 REAL NOT NULL, mu2 REAL NOT NULL,
+        abandoned INTEGER NOT NULL, trials INTEGER NOT NULL, backend TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (run, persona, game));
+      CREATE TABLE bandit_trials (run TEXT NOT NULL, persona TEXT NOT NULL, game INTEGER NOT NULL, trial INTEGER NOT NULL,
+        v REAL NOT NULL, ru REAL NOT NULL, v_tu REAL NOT NULL, action1 INTEGER NOT NULL, regret REAL NOT NULL, reward REAL NOT NULL,
+        mu1 REAL NOT NULL, mu2 REAL NOT NULL, logprob1 REAL, logprob2 REAL, attempts INTEGER NOT NULL, raw_text TEXT, prompt_hash TEXT NOT NULL,
+        PRIMARY KEY (run, persona, game, trial));
+      INSERT INTO bandit_games VALUES ('b', 'poet', 1, 0.5, -1.25, 0, 2, 'x', 't'), ('b', 'poet', 0, 0.1, 0.2, 1, 0, 'x', 't');
+      INSERT INTO bandit_trials VALUES ('b', 'poet', 1, 1, 0.3, 0.4, 0.75, 0, 1.5, -2.5, 0.5, -1.25, NULL, NULL, 3, '2', 'h1'),
+                                       ('b', 'poet', 1, 0, 0, 1.5, 0, 1, 0, 0.25, 0.5, -1.25, -0.5, -1, 1, NULL, 'h0');`);
+    old.close();
+    const store = new SqliteStore(file);
+    try {
+      expect(await countGames(store, 'b')).toEqual({ games: 2, abandoned: 1 });
+      expect(await loadGames(store, 'b')).toEqual([
+        { run: 'b', persona: 'poet', game: 0, mu1: 0.1, mu2: 0.2, abandoned: true, backend: 'x', trials: [] },
+        {
+          run: 'b', persona: 'poet', game: 1, mu1: 0.5, mu2: -1.25, abandoned: false, backend: 'x',
+          trials: [
+            { trial: 0, V: 0, RU: 1.5, 'V/TU': 0, action1: true, regret: 0, reward: 0.25, mu1: 0.5, mu2: -1.25, logprob1: -0.5, logprob2: -1, attempts: 1, rawText: null, promptHash: 'h0' },
+            { trial: 1, V: 0.3, RU: 0.4, 'V/TU': 0.75, action1: false, regret: 1.5, reward: -2.5, mu1: 0.5, mu2: -1.25, logprob1: null, logprob2: null, attempts: 3, rawText: '2', promptHash: 'h1' },
+          ],
+        },
+      ]);
+      expect([...(await storedGameKeys(store, 'b', 1, 2))]).toEqual([gameKey('poet', 1)]);
+    } finally {
+      await store.close();
+    }
+    // Once: the old tables are gone, and opening again changes nothing.
+    const again = new SqliteStore(file);
+    expect(await countGames(again, 'b')).toEqual({ games: 2, abandoned: 1 });
+    await again.close();
+  });
+});
+
 describePostgres('PostgreSQL store', () => {
   contract('PostgreSQL', async () => (await PostgresStores.open(postgresUrl())).forRun(), async () => (await PostgresStores.open(postgresUrl())).forRun());
 
@@ -180,28 +221,16 @@ describePostgres('PostgreSQL store', () => {
       await expectError('/srv/results.sqlite', 'must be a postgres:// URL');
     });
 
-    it('rejects a URL without a database', async () => {
+    it.each([
+      ['a URL without a database', (u: URL) => void (u.pathname = '/'), ['names no database']],
+      // Nothing listens on port 1 of the loopback.
+      ['a refused connection', (u: URL) => void (u.port = '1'), ['cannot use the PostgreSQL store at postgres://127.0.0.1:1/', 'start PostgreSQL there']],
+      ['a wrong password', (u: URL) => void (u.password = 'hunter2-secret'), ['correct the user and password']],
+      ['a missing database', (u: URL) => void (u.pathname = '/no_such_db'), ['create the database']],
+    ] as const)('reports %s', async (_what, change, parts) => {
       const u = url();
-      u.pathname = '/';
-      await expectError(u.toString(), 'names no database');
-    });
-
-    it('reports a refused connection', async () => {
-      const u = url();
-      u.port = '1'; // nothing listens on port 1 of the loopback
-      await expectError(u.toString(), 'cannot use the PostgreSQL store at postgres://127.0.0.1:1/', 'start PostgreSQL there');
-    });
-
-    it('reports a wrong password', async () => {
-      const u = url();
-      u.password = 'hunter2-secret';
-      await expectError(u.toString(), 'correct the user and password');
-    });
-
-    it('reports a missing database', async () => {
-      const u = url();
-      u.pathname = '/no_such_db';
-      await expectError(u.toString(), 'create the database');
+      change(u);
+      await expectError(u.toString(), ...parts);
     });
   });
 });

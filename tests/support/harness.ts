@@ -13,6 +13,7 @@ import { PACKAGE_ROOT } from '../../experiment/load.js';
 import { createWorkers, installRuntime } from '../../workers/index.js';
 import { experimentWorkflow } from '../../workflows/index.js';
 import type { ExperimentInput, ExperimentResult } from '../../workflows/types.js';
+import { comparableMetrics } from './cells.js';
 
 export const MMLU_DATA = resolve(PACKAGE_ROOT, '..', 'shared', 'data', 'mmlu');
 
@@ -100,6 +101,23 @@ export function mmluConfig(opts: {
     execution: { questions_per_batch: 2, batches_per_shard: 2, shards_in_flight: 2, batches_in_flight: 2, heartbeat_s: 5, task_queue: opts.taskQueue, ...opts.execution },
     output: { dir: opts.outDir },
   };
+}
+
+/**
+ * Metrics (without the run name) of an uninterrupted run of `config` on a fresh in-process worker with the default
+ * SQLite store: the reference a crashed, restarted or distributed run must equal.
+ */
+export async function referenceMetrics(config: (taskQueue: string, outDir: string) => Record<string, unknown>): Promise<unknown> {
+  const h = await harness();
+  try {
+    await h.startWorker();
+    const outDir = tmpDir();
+    const cfg = config(h.taskQueue, outDir);
+    await h.run({ config: cfg });
+    return comparableMetrics(outDir, cfg.name as string);
+  } finally {
+    await h.close();
+  }
 }
 
 /**
