@@ -123,12 +123,21 @@ export class PostgresStore implements ResultStore {
     const rows = [...new Map(cells.map((c) => [`${cellKey(c.persona, c.item)}\u0000${c.task}\u0000${c.run}\u0000${c.sample}`, c])).values()];
     if (rows.length === 0) return;
     const col = <K extends keyof CellResult>(k: K) => rows.map((c) => c[k]);
-    await this.q('upsert_cells', UPSERT_CELLS, [
+    const values = [
       col('run'), col('task'), col('persona'), col('item'), col('sample'), col('subject'), col('itemIndex'), col('label'),
       col('promptHash'), col('method'), rows.map((c) => (c.logprobs === null ? null : JSON.stringify(c.logprobs))),
       rows.map((c) => JSON.stringify(c.absent)), col('prediction'), rows.map((c) => (c.correct === null ? null : c.correct ? 1 : 0)),
       rows.map((c) => (c.discarded ? 1 : 0)), col('rawText'), col('attempts'), col('backend'),
-    ]);
+    ];
+    // Batches skip stored cells, so their rows are nearly always new: a plain INSERT costs half the server time of
+    // ON CONFLICT's speculative insertion. A stored key fails the whole statement (nothing is written), and the
+    // upsert then replaces what is there.
+    try {
+      await this.q('insert_cells', INSERT_CELLS, values);
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+      await this.q('upsert_cells', `${INSERT_CELLS} ${ON_CONFLICT_CELLS}`, values);
+    }
   }
 
   async doneKeys(run: string, task: string, items: string[]): Promise<Set<string>> {
@@ -203,11 +212,13 @@ function recordArgs(q: RecordQuery): unknown[] {
   return [q.run, q.task, q.kind, String(q.from ?? Number.MIN_SAFE_INTEGER), String(q.to ?? Number.MAX_SAFE_INTEGER)];
 }
 
-const UPSERT_CELLS = `INSERT INTO cells (run, task, persona, item, sample, subject, item_index, label, prompt_hash, method,
+const UNIQUE_VIOLATION = '23505';
+
+const INSERT_CELLS = `INSERT INTO cells (run, task, persona, item, sample, subject, item_index, label, prompt_hash, method,
     logprobs_json, absent_json, prediction, correct, discarded, raw_text, attempts, backend)
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::int[], $9::text[],
-    $10::text[], $11::text[], $12::text[], $13::int[], $14::smallint[], $15::smallint[], $16::text[], $17::int[], $18::text[])
-  ON CONFLICT (run, task, item, persona, sample) DO UPDATE SET
+    $10::text[], $11::text[], $12::text[], $13::int[], $14::smallint[], $15::smallint[], $16::text[], $17::int[], $18::text[])`;
+const ON_CONFLICT_CELLS = `ON CONFLICT (run, task, item, persona, sample) DO UPDATE SET
     subject=excluded.subject, item_index=excluded.item_index, label=excluded.label, prompt_hash=excluded.prompt_hash,
     method=excluded.method, logprobs_json=excluded.logprobs_json, absent_json=excluded.absent_json,
     prediction=excluded.prediction, correct=excluded.correct, discarded=excluded.discarded,
