@@ -25,7 +25,8 @@ export interface Harness {
   client: Client;
   taskQueue: string;
   address: string;
-  startWorker(opts?: { env?: NodeJS.ProcessEnv; shutdownGraceTime?: string }): Promise<Worker>;
+  /** `stores`: the worker's result stores (default: from this process's ROLYPLAY_STORE, i.e. SQLite); closed with it. */
+  startWorker(opts?: { env?: NodeJS.ProcessEnv; shutdownGraceTime?: string; stores?: StoreResolver }): Promise<Worker>;
   run(input: ExperimentInput, opts?: { workflowId?: string }): Promise<ExperimentResult>;
   close(): Promise<void>;
 }
@@ -49,6 +50,7 @@ export async function harness(address = inject('temporalAddress')): Promise<Harn
         connection: nc,
         taskQueues: [taskQueue],
         backends,
+        ...(opts.stores ? { stores: opts.stores } : {}),
         deps: { heartbeatEveryMs: 500 },
         shutdownGraceTime: opts.shutdownGraceTime ?? '1s',
       });
