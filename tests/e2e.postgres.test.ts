@@ -11,7 +11,7 @@ import { PostgresStores, type StoreResolver } from '../store/results.js';
 import { taskFor } from '../tasks/registry.js';
 import type { ExperimentSpec } from '../experiment/load.js';
 import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
-import { harness, mmluConfig, tmpDir, type Harness } from './support/harness.js';
+import { banditConfig, harness, mmluConfig, tmpDir, type Harness } from './support/harness.js';
 import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
 import { probitPolicy } from './support/banditPolicy.js';
 import { describePostgres, postgresUrl } from './support/postgres.js';
@@ -66,17 +66,7 @@ describePostgres('end to end on the PostgreSQL store', () => {
 
   it('bandit: identical trials.csv and metrics.json', async () => {
     const a = await bothStores(
-      (taskQueue, outDir, name) => ({
-        name,
-        task: 'bandit',
-        games: 30,
-        trials: 10,
-        seed: 7,
-        personas: [{ name: 'test', personas: ['4 year old', '30 year old'] }],
-        model: { backend: 'openai', model: 'test-model', base_url: banditFake.baseURL, api_key_env: 'TEST_OPENAI_KEY', concurrency: 8, rpm: 600000, timeout_s: 5 },
-        execution: { games_per_batch: 10, batches_per_shard: 2, heartbeat_s: 5, task_queue: taskQueue },
-        output: { dir: outDir },
-      }),
+      (taskQueue, outDir, name) => banditConfig({ baseURL: banditFake.baseURL, taskQueue, outDir, name, games: 30, trials: 10, seed: 7, execution: { games_per_batch: 10 } }),
       ['trialsCsv', 'metricsJson'],
     );
     expect(a.cells).toBe(60);

@@ -105,6 +105,30 @@ export function mmluConfig(opts: {
   };
 }
 
+/** A bandit config for the fake OpenAI server (two age personas), on the given task queue. */
+export function banditConfig(opts: {
+  baseURL: string;
+  taskQueue: string;
+  outDir: string;
+  name: string;
+  games: number;
+  seed: number;
+  trials?: number;
+  execution?: Record<string, unknown>;
+}): Record<string, unknown> {
+  return {
+    name: opts.name,
+    task: 'bandit',
+    games: opts.games,
+    ...(opts.trials !== undefined ? { trials: opts.trials } : {}),
+    seed: opts.seed,
+    personas: [{ name: 'test', personas: ['4 year old', '30 year old'] }],
+    model: { backend: 'openai', model: 'test-model', base_url: opts.baseURL, api_key_env: 'TEST_OPENAI_KEY', concurrency: 4, rpm: 600000, timeout_s: 5 },
+    execution: { games_per_batch: 5, batches_per_shard: 2, heartbeat_s: 3, task_queue: opts.taskQueue, ...opts.execution },
+    output: { dir: opts.outDir },
+  };
+}
+
 /**
  * Metrics (without the run name) of an uninterrupted run of `config` on a fresh in-process worker with the default
  * SQLite store: the reference a crashed, restarted or distributed run must equal.
