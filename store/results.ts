@@ -54,8 +54,8 @@ export class PostgresStores implements StoreResolver {
     this.label = store.label;
   }
 
-  static async open(url: string): Promise<PostgresStores> {
-    return new PostgresStores(await PostgresStore.open(url));
+  static async open(url: string, poolSize?: number): Promise<PostgresStores> {
+    return new PostgresStores(await PostgresStore.open(url, poolSize));
   }
 
   async forRun(): Promise<ResultStore> {
@@ -74,6 +74,12 @@ export class PostgresStores implements StoreResolver {
 export async function storesFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<StoreResolver> {
   const value = env[STORE_ENV]?.trim();
   if (!value) return new SqliteStores();
-  if (isPostgresUrl(value)) return PostgresStores.open(value);
+  if (isPostgresUrl(value)) {
+    const pool = env.ROLYPLAY_STORE_POOL?.trim();
+    if (pool && !/^[1-9]\d*$/.test(pool)) {
+      throw new InputError('ROLYPLAY_STORE_POOL', `"${pool}" is not a positive integer`, 'set it to the number of database connections per worker process (default 2), or unset it');
+    }
+    return PostgresStores.open(value, pool ? Number(pool) : undefined);
+  }
   throw new InputError(STORE_ENV, `must be a postgres:// URL, got one starting "${value.split(/[:/]/)[0]}"`, 'set it to postgres://user:password@host:5432/database, or unset it to keep the SQLite file in each run folder');
 }
