@@ -216,6 +216,14 @@ describePostgres('PostgreSQL store', () => {
       return message;
     };
 
+    it('rejects a pool size that is not a positive integer', async () => {
+      const err = await storesFromEnv({ ROLYPLAY_STORE: postgresUrl(), ROLYPLAY_STORE_POOL: '0' }).then(() => undefined, (e: Error) => e);
+      expect(err?.message).toContain('ROLYPLAY_STORE_POOL: "0" is not a positive integer');
+      const ok = await storesFromEnv({ ROLYPLAY_STORE: postgresUrl(), ROLYPLAY_STORE_POOL: '3' });
+      expect(ok.shared).toBe(true);
+      await ok.close();
+    });
+
     it('rejects a value that is not a postgres URL', async () => {
       await expectError('mysql://root:hunter2-secret@127.0.0.1/x', 'must be a postgres:// URL', 'mysql');
       await expectError('/srv/results.sqlite', 'must be a postgres:// URL');
