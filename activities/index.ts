@@ -10,8 +10,10 @@ import { setMaxListeners } from 'node:events';
 import { BackendRegistry } from '../backends/registry.js';
 import { BackendError } from '../backends/types.js';
 import { InputError } from '../experiment/errors.js';
+import { EnvironmentError, fsEnvironmentError } from '../experiment/envErrors.js';
 import { resolveConfig, modelLabel, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
 import { openStore, storePath } from '../store/results.js';
+import { countGames } from '../store/bandit.js';
 import { BatchFailure } from '../tasks/batch.js';
 import { taskFor } from '../tasks/registry.js';
 import type { BatchRef, ExperimentPlan, ExperimentResult, ShardPlan } from '../workflows/types.js';
@@ -44,14 +46,17 @@ export function createActivities(deps: ActivityDeps) {
   return {
     /** Validate and resolve the config, check data and backend, record the run, split it into shards. */
     async planExperiment(input: { config: unknown; overrides: string[]; baseDir?: string }): Promise<ExperimentPlan> {
+      let outDir: string | undefined;
       return asTemporalFailure(async () => {
         const baseDir = input.baseDir && isAbsolute(input.baseDir) ? input.baseDir : resolve(input.baseDir ?? process.cwd());
         const spec = resolveConfig(input.config, input.overrides, { baseDir, configsDir: deps.configsDir ?? BUILTIN_CONFIGS });
         await deps.backends.preflight(spec.model, spec.format);
+        outDir = spec.outDir;
         const path = storePath(spec.outDir);
         const store = openStore(path);
         const existing = store.getRun(spec.run);
-        if (existing && existing.specHash !== spec.specHash) {
+        // A run that stored nothing (e.g. stuck on a wrong base_url) may be re-planned with a corrected config.
+        if (existing && existing.specHash !== spec.specHash && (store.countCells(spec.run) > 0 || countGames(store, spec.run).games > 0)) {
           throw new InputError('name', `a run named ${spec.run} already exists in ${spec.outDir} with a different config`, 'choose another name (config `name` or name=...) or delete that folder');
         }
         const shards = planShards(spec);
@@ -71,7 +76,7 @@ export function createActivities(deps: ActivityDeps) {
           heartbeatTimeoutMs: spec.execution.heartbeatTimeoutMs,
           shards,
         };
-      });
+      }, () => outDir);
     },
 
     /** Run one batch (units × all personas); resumes from the last heartbeat and skips what is stored. */
@@ -103,7 +108,7 @@ export function createActivities(deps: ActivityDeps) {
         } finally {
           clearInterval(beat);
         }
-      });
+      }, () => ref.storePath);
     },
 
     /** Re-read the store and write the run's files (idempotent). */
@@ -125,7 +130,7 @@ export function createActivities(deps: ActivityDeps) {
           table: report.table,
           ...(report.personas ? { personas: report.personas } : {}),
         };
-      });
+      }, () => input.outDir);
     },
   };
 }
@@ -157,12 +162,16 @@ export function planShards(spec: ExperimentSpec): ShardPlan[] {
 }
 
 /** Map domain errors to Temporal's retry semantics: bad input and rejected requests never retry. */
-async function asTemporalFailure<T>(fn: () => Promise<T>): Promise<T> {
+async function asTemporalFailure<T>(fn: () => Promise<T>, where: () => string | undefined = () => undefined): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     const cause = err instanceof BatchFailure ? err.backendError : err;
     if (cause instanceof InputError) throw ApplicationFailure.nonRetryable(cause.message, 'InvalidInput');
+    // A full disk or an unwritable folder is not healed by retrying: fail in seconds, naming the path and the fix.
+    const path = where();
+    const env = cause instanceof EnvironmentError ? cause : path ? fsEnvironmentError(cause, path) : undefined;
+    if (env) throw ApplicationFailure.nonRetryable(env.message, 'EnvironmentFailure');
     if (cause instanceof BackendError) {
       switch (cause.kind) {
         case 'fatal':
