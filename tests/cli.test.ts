@@ -86,7 +86,8 @@ describe('rolyplay CLI', () => {
       p.kill('SIGINT');
       const code = await new Promise((r) => p.on('exit', r));
       expect(code, stderr).toBe(0);
-      expect(stderr).toContain('`rolyplay run` again resumes it');
+      // What was kept and how to resume.
+      expect(stderr).toMatch(/stopped in [\d.]+ s: \d+ of 64 cells are kept in .*results\.sqlite; `rolyplay run .*cli-resume\.yaml` again resumes it/);
       const outDir = join(dir, 'runs');
       const before = storedCells(outDir, 'cli-resume');
       expect(before.length).toBeGreaterThan(0);
