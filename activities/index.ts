@@ -10,7 +10,7 @@ import { setMaxListeners } from 'node:events';
 import { BackendRegistry } from '../backends/registry.js';
 import { BackendError } from '../backends/types.js';
 import { InputError } from '../experiment/errors.js';
-import { EnvironmentError, fsEnvironmentError } from '../experiment/envErrors.js';
+import { EnvironmentError, fsEnvironmentError, makeDirs } from '../experiment/envErrors.js';
 import { resolveConfig, modelLabel, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
 import { openStore, storePath } from '../store/results.js';
 import { countGames } from '../store/bandit.js';
@@ -52,6 +52,7 @@ export function createActivities(deps: ActivityDeps) {
         const spec = resolveConfig(input.config, input.overrides, { baseDir, configsDir: deps.configsDir ?? BUILTIN_CONFIGS });
         await deps.backends.preflight(spec.model, spec.format);
         outDir = spec.outDir;
+        makeDirs(spec.outDir); // fails on a path under /proc, where a recursive mkdir would spin for ever
         const path = storePath(spec.outDir);
         const store = openStore(path);
         const existing = store.getRun(spec.run);

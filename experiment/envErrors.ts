@@ -3,8 +3,8 @@
  * fault and not healed by retrying soon. The message names the path or address and the fix; the activity layer
  * makes them non-retryable so a run fails in seconds instead of retrying for ever, and the CLI exits with them.
  */
-import { mkdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 export class EnvironmentError extends Error {
   constructor(readonly problem: string, readonly fix: string) {
@@ -36,7 +36,8 @@ export function fsEnvironmentError(err: unknown, path: string): EnvironmentError
   // SQLite's extended codes (SQLITE_IOERR_WRITE, SQLITE_READONLY_DBMOVED...) share their primary code's fix.
   const key = Object.keys(FS_FIXES).find((k) => code === k || code.startsWith(`${k}_`));
   if (!key) return undefined;
-  return new EnvironmentError(`cannot write ${path} (${code}: ${(err as Error).message})`, (FS_FIXES[key] as (p: string) => string)(path));
+  const msg = (err as Error).message ?? '';
+  return new EnvironmentError(`cannot write ${path} (${msg.startsWith(code) ? msg : `${code}: ${msg}`})`, (FS_FIXES[key] as (p: string) => string)(path));
 }
 
 /**
@@ -45,7 +46,7 @@ export function fsEnvironmentError(err: unknown, path: string): EnvironmentError
  */
 export function checkOutputFolder(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     if (!statSync(dir).isDirectory()) throw Object.assign(new Error(`${dir} is not a folder`), { code: 'ENOTDIR' });
     const { bavail, bsize } = statfsSync(dir);
     if (bavail * bsize < 1 << 20) throw Object.assign(new Error(`only ${bavail * bsize} bytes free`), { code: 'ENOSPC' });
@@ -55,5 +56,27 @@ export function checkOutputFolder(dir: string): void {
     rmSync(probe, { force: true });
   } catch (err) {
     throw fsEnvironmentError(err, dir) ?? err;
+  }
+}
+
+/**
+ * `mkdir -p` that fails instead of looping: Node's `mkdirSync(..., { recursive: true })` spins for ever on a path
+ * under /proc (mkdir says ENOENT, the parent exists, repeat). Creates each missing component in turn.
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  while (!existsSync(d)) {
+    missing.unshift(d);
+    const parent = dirname(d);
+    if (parent === d) break;
+    d = parent;
+  }
+  for (const m of missing) {
+    try {
+      mkdirSync(m);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }

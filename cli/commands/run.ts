@@ -10,6 +10,7 @@ import { loadExperiment, readConfigFile, type ExperimentSpec } from '../../exper
 import { checkOutputFolder, EnvironmentError } from '../../experiment/envErrors.js';
 import { InputError } from '../../experiment/errors.js';
 import { connectCluster, type Cluster } from '../connect.js';
+import type { DevServer } from '../../server/devServer.js';
 import { queryProgress, startOrAttach, storedCount, workflowIdFor } from '../runs.js';
 import { claimRunFolder, waitForOwnerAddress, readOwner, isAlive, type OwnerLock } from '../owner.js';
 import { activityProblems, ProblemReporter, progressStats, type Sample } from '../watch.js';
@@ -128,11 +129,10 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     );
     if (!result) {
       if (interruptedAt === undefined) {
+        const full = diskFull(spec.outDir, resume);
+        if (full) throw full;
         if (server?.dead) {
-          throw new EnvironmentError(
-            `the local Temporal dev server (pid ${server.pid}, ${server.address}) exited unexpectedly; its log is ${server.logFile}`,
-            `run \`${resume}\` again: it restarts the server on the same db and resumes (${describeKept(spec)} are kept)`,
-          );
+          throw deadServer(server, spec, resume);
         }
         if (workerError) throw new EnvironmentError(`the in-process worker stopped: ${workerError.message}`, `see ${join(spec.outDir, 'worker.log')}, then run \`${resume}\` again to resume`);
       }
@@ -143,16 +143,17 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     for (const [what, path] of Object.entries(result.files)) log(`${what}: ${path}`);
   } catch (err) {
     failed = true;
+    // A full disk also breaks the dev server's db: name the cause, not its symptom.
+    const full = err instanceof EnvironmentError ? undefined : diskFull(spec.outDir, resume);
+    if (full) throw full;
     if (server?.dead && !(err instanceof InputError) && !(err instanceof WorkflowFailedError)) {
-      throw new EnvironmentError(
-        `the local Temporal dev server (pid ${server.pid}, ${server.address}) exited unexpectedly; its log is ${server.logFile}`,
-        `run \`${resume}\` again: it restarts the server on the same db and resumes (${describeKept(spec)} are kept)`,
-      );
+      throw deadServer(server, spec, resume);
     }
     throw err;
   } finally {
     stop.abort();
-    await workersDone.catch(() => undefined);
+    // In-flight batches get INTERRUPT_GRACE to report; a worker whose server died is not waited for.
+    await Promise.race([workersDone.catch(() => undefined), sleep(server?.dead ? 300 : 2500)]);
     await cluster.close();
     lock?.release();
     process.off('SIGINT', onSignal);
@@ -217,13 +218,24 @@ async function detach(configFile: string, overrides: string[], opts: RunOptions,
 /** Below this, SQLite and the dev server's db start failing writes. */
 const MIN_FREE_BYTES = 1 << 20;
 
-function freeBytes(dir: string): number | undefined {
+/** The error for a disk that is (nearly) full under the run folder, or undefined. */
+function diskFull(dir: string, resume: string): EnvironmentError | undefined {
+  let free: number;
   try {
     const s = statfsSync(dir);
-    return s.bavail * s.bsize;
+    free = s.bavail * s.bsize;
   } catch {
     return undefined;
   }
+  if (free >= MIN_FREE_BYTES) return undefined;
+  return new EnvironmentError(`the disk holding ${dir} is full (${free} bytes free)`, `free space there (or set output.dir to another disk), then run \`${resume}\` again: it resumes, and the results stored so far are kept`);
+}
+
+function deadServer(server: DevServer, spec: ExperimentSpec, resume: string): EnvironmentError {
+  return new EnvironmentError(
+    `the local Temporal dev server (pid ${server.pid}, ${server.address}) exited unexpectedly; its log is ${server.logFile}`,
+    `run \`${resume}\` again: it restarts the server on the same db and resumes (${describeKept(spec)} are kept)`,
+  );
 }
 
 /** Show progress until the workflow ends (or we are interrupted), and every retrying activity's last failure. */
@@ -249,11 +261,26 @@ async function followRun(
   const serverGone = cluster.devServer?.exited;
   let gone = false;
   serverGone?.then(() => (gone = true));
+  // Every RPC of this loop is tracked and given a deadline: none may still be retrying when the connection closes.
+  const inFlight = new Set<Promise<unknown>>();
+  const rpc = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = cluster.connection.withDeadline(Date.now() + 4000, fn);
+    inFlight.add(p);
+    p.then(() => inFlight.delete(p), () => inFlight.delete(p));
+    return p;
+  };
+  try {
+    return await watch();
+  } finally {
+    await Promise.race([Promise.allSettled([...inFlight]), sleep(4500)]);
+  }
+
+  async function watch(): Promise<ExperimentResult | undefined> {
   let tick = 0;
   while (!finished && !o.signal.aborted && !gone) {
     // A query needs a worker: once the run is over (and its owner's worker gone), it would hang; the result wins.
     const ended = result.then(() => undefined, () => undefined);
-    const p = await Promise.race([queryProgress(handle), ended]);
+    const p = await Promise.race([rpc(() => queryProgress(handle)), ended]);
     if (p && p.total > 0) {
       samples.push({ t: Date.now(), done: p.done });
       if (samples.length > 200) samples.shift();
@@ -263,16 +290,14 @@ async function followRun(
       if (tty) bar.update(p.done, { rate, eta_s: eta, phase: p.phase });
     }
     // A full disk stalls both the store and the dev server's db: stop with the path instead of hanging.
-    if (tick % 4 === 0) {
-      const free = freeBytes(o.outDir);
-      if (free !== undefined && free < MIN_FREE_BYTES) {
-        if (started && tty) bar.stop();
-        throw new EnvironmentError(`the disk holding ${o.outDir} is full (${free} bytes free)`, `free space there (or set output.dir to another disk), then run \`${o.resume}\` again: it resumes, and the results stored so far are kept`);
-      }
+    const full = diskFull(o.outDir, o.resume);
+    if (full) {
+      if (started && tty) bar.stop();
+      throw full;
     }
     // Retrying activities (an unreachable backend, a full disk...) are visible in the pending activities' failures.
     if (tick++ % 2 === 0) {
-      const problems = await Promise.race([activityProblems(cluster.client, handle.workflowId).catch(() => []), ended.then(() => [])]);
+      const problems = await Promise.race([rpc(() => activityProblems(cluster.client, handle.workflowId)).catch(() => []), ended.then(() => [])]);
       reporter.report(problems);
     }
     await Promise.race([result.catch(() => undefined), serverGone, new Promise((r) => setTimeout(r, 500))]);
@@ -292,4 +317,9 @@ async function followRun(
     if (started && tty) bar.stop();
     throw err;
   }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
 }
