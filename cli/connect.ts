@@ -2,7 +2,7 @@
 import { Connection, Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { join } from 'node:path';
-import { adoptDevServer, startDevServer, type DevServer } from '../server/devServer.js';
+import { adoptDevServer, isAlive, startDevServer, type DevServer } from '../server/devServer.js';
 import { ensureSearchAttributes } from '../server/searchAttributes.js';
 import { installRuntime } from '../workers/index.js';
 import { EnvironmentError } from '../experiment/envErrors.js';
@@ -15,7 +15,8 @@ export interface Cluster {
   /** Worker-side connection (native). */
   workerConnection(): Promise<NativeConnection>;
   devServer?: DevServer;
-  close(): Promise<void>;
+  /** `waitForServer: false`: signal the local dev server to stop and return without waiting for it. */
+  close(opts?: { waitForServer?: boolean }): Promise<void>;
 }
 
 /** How long a connection attempt to Temporal may take before it is reported as unreachable. */
@@ -28,7 +29,7 @@ export async function connectCluster(opts: {
   /** Attach to this address (a local run owned by another process) instead of starting a dev server. */
   address?: string;
   /** A dev server left by a killed owner: reused if it still answers. */
-  reuse?: { address: string; pid: number; uiUrl?: string };
+  reuse?: { address: string; pid: number; uiUrl?: string; stopping?: boolean };
 }): Promise<Cluster> {
   const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
   let devServer: DevServer | undefined;
@@ -38,8 +39,10 @@ export async function connectCluster(opts: {
     if (!opts.outDir) throw new Error('no TEMPORAL_ADDRESS and no run folder to keep a local dev server in');
     const dbFile = join(opts.outDir, 'temporal.db');
     if (opts.reuse) {
-      devServer = await adoptDevServer({ ...opts.reuse, logFile: `${dbFile}.log` });
+      if (!opts.reuse.stopping) devServer = await adoptDevServer({ ...opts.reuse, logFile: `${dbFile}.log` });
       if (devServer) opts.log?.(`reusing the dev server left running by an interrupted rolyplay (pid ${devServer.pid})`);
+      // Still stopping (the previous owner does not wait for that): two servers must never share the db.
+      else if (await outlives(opts.reuse.pid, 10_000)) process.kill(opts.reuse.pid, 'SIGKILL');
     }
     devServer ??= await startDevServer({ dbFile, headless: opts.headless ?? false });
     address = devServer.address;
@@ -66,10 +69,10 @@ export async function connectCluster(opts: {
       native.push(c);
       return c;
     },
-    async close() {
+    async close(o = {}) {
       await connection.close().catch(() => undefined);
       for (const c of native) await c.close().catch(() => undefined);
-      await devServer?.stop();
+      await devServer?.stop('SIGTERM', { wait: o.waitForServer ?? true });
     },
   };
 }
@@ -92,5 +95,15 @@ export async function connectOrExplain(address: string, fromEnv: boolean, timeou
         ? 'start that cluster or correct TEMPORAL_ADDRESS (host:port of its frontend, usually 7233); unset TEMPORAL_ADDRESS to run on a local dev server of this tool'
         : 'the local dev server is not answering; run the command again (it restarts the server and resumes the run)',
     );
+  }
+}
+
+/** Waits up to `ms` for process `pid` to exit; true if it is still alive then. */
+async function outlives(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (!isAlive(pid)) return false;
+    if (Date.now() > end) return true;
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

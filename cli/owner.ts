@@ -6,6 +6,9 @@
  */
 import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from '../server/devServer.js';
+
+export { isAlive };
 
 export interface OwnerInfo {
   /** The process that owns the run (foreground `run` or the background process of `run --detach`). */
@@ -19,20 +22,12 @@ export interface OwnerInfo {
   background?: boolean;
   /** Set once the workflow is started (or attached). */
   running?: boolean;
+  /** The owner has exited and told its dev server to stop (it takes a few seconds): wait for it, do not reuse it. */
+  serverStopping?: boolean;
 }
 
 export function ownerFile(outDir: string): string {
   return join(outDir, 'owner.json');
-}
-
-export function isAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export function readOwner(outDir: string): OwnerInfo | undefined {
@@ -88,8 +83,13 @@ export function claimRunFolder(outDir: string, opts: { background?: boolean } = 
       update(fields) {
         Object.assign(info, fields);
         const tmp = `${file}.tmp-${process.pid}`;
-        writeFileSync(tmp, JSON.stringify(info));
-        renameSync(tmp, file);
+        try {
+          writeFileSync(tmp, JSON.stringify(info));
+          renameSync(tmp, file);
+        } catch {
+          // Best effort (e.g. the disk just filled): the file keeps our pid, which is what matters most.
+          rmSync(tmp, { force: true });
+        }
       },
       release() {
         if (readOwner(outDir)?.pid === process.pid) rmSync(file, { force: true });

@@ -33,7 +33,11 @@ export interface DevServer {
   exited: Promise<void>;
   /** Whether it has exited. */
   readonly dead: boolean;
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Ask the server to stop. With `wait: false`, return at once: its graceful stop takes ~3 s, which a user who pressed
+   * Ctrl-C should not wait for (the next owner of the run folder waits for it instead).
+   */
+  stop(signal?: NodeJS.Signals, opts?: { wait?: boolean }): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -68,9 +72,13 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer 
   const address = `127.0.0.1:${port}`;
   let exited = false;
   const exitedP = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM', o: { wait?: boolean } = {}) => {
     if (exited) return;
     child.kill(signal);
+    if (o.wait === false) {
+      child.unref();
+      return;
+    }
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
     await exitedP;
     clearTimeout(timer);
@@ -125,14 +133,7 @@ export async function answers(address: string, timeoutMs = 2000): Promise<boolea
  * and address come from the run folder's owner file. Undefined if it is gone or does not answer.
  */
 export async function adoptDevServer(opts: { address: string; pid: number; uiUrl?: string; logFile: string }): Promise<DevServer | undefined> {
-  const alive = () => {
-    try {
-      process.kill(opts.pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = () => isAlive(opts.pid);
   if (!alive() || !(await answers(opts.address))) return undefined;
   let exited = false;
   // Not our child: poll for its exit.
@@ -155,12 +156,23 @@ export async function adoptDevServer(opts: { address: string; pid: number; uiUrl
     get dead() {
       return exited;
     },
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+    async stop(signal: NodeJS.Signals = 'SIGTERM', o: { wait?: boolean } = {}) {
       if (exited || !alive()) return;
       process.kill(opts.pid, signal);
+      if (o.wait === false) return;
       const end = Date.now() + 5000;
       while (alive() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
       if (alive()) process.kill(opts.pid, 'SIGKILL');
     },
   };
+}
+
+export function isAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -19,7 +19,7 @@ import { printTable } from '../table.js';
 import { servedModelWarning } from '../../backends/openai.js';
 import { openStore, storePath } from '../../store/results.js';
 import type { experimentWorkflow } from '../../workflows/index.js';
-import type { ExperimentResult } from '../../workflows/types.js';
+import type { ExperimentInput, ExperimentResult } from '../../workflows/types.js';
 
 export interface RunOptions {
   worker: boolean;
@@ -62,7 +62,8 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
       attachTo = { address: owner.address, pid: owner.pid, ...(owner.background ? { background: true } : {}) };
     } else {
       lock = claim.lock;
-      if (claim.stale?.address && claim.stale.serverPid) reuse = { address: claim.stale.address, pid: claim.stale.serverPid, ...(claim.stale.uiUrl ? { uiUrl: claim.stale.uiUrl } : {}) };
+      const st = claim.stale;
+      if (st?.address && st.serverPid) reuse = { address: st.address, pid: st.serverPid, ...(st.uiUrl ? { uiUrl: st.uiUrl } : {}), ...(st.serverStopping ? { stopping: true } : {}) };
     }
   }
   if (opts.detach && lock && !opts.background) {
@@ -115,7 +116,9 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
         stop.abort();
       });
     }
-    const { handle, attached } = await startOrAttach(cluster.client, spec, { config: raw, overrides, baseDir: dirname(resolve(configFile)) }, undefined, log);
+    const { handle, attached } = attachTo
+      ? await attachToOwner(cluster, spec, { config: raw, overrides, baseDir: dirname(resolve(configFile)) }, attachTo.pid, log)
+      : await startOrAttach(cluster.client, spec, { config: raw, overrides, baseDir: dirname(resolve(configFile)) }, undefined, log);
     lock?.update({ running: true });
     log(`${attached ? 'attached to' : 'started'} run ${spec.run} (workflow ${workflowIdFor(spec.run)}) → ${spec.outDir}`);
     if (opts.detach && !opts.background) {
@@ -146,6 +149,9 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     // A full disk also breaks the dev server's db: name the cause, not its symptom.
     const full = err instanceof EnvironmentError ? undefined : diskFull(spec.outDir, resume);
     if (full) throw full;
+    if (attachTo && !isAlive(attachTo.pid) && !(err instanceof InputError) && !(err instanceof WorkflowFailedError)) {
+      throw new EnvironmentError(`the process that owned run ${spec.run} (${attachTo.pid}) stopped, and its server with it`, `run \`${resume}\` again to resume it (${describeKept(spec)} are kept)`);
+    }
     if (server?.dead && !(err instanceof InputError) && !(err instanceof WorkflowFailedError)) {
       throw deadServer(server, spec, resume);
     }
@@ -154,14 +160,29 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     stop.abort();
     // In-flight batches get INTERRUPT_GRACE to report; a worker whose server died is not waited for.
     await Promise.race([workersDone.catch(() => undefined), sleep(server?.dead ? 300 : 2500)]);
-    await cluster.close();
-    lock?.release();
+    // The dev server's graceful stop takes ~3 s: do not make the user wait. Until it has exited, the owner file
+    // stays (marked), so the next owner waits for it rather than starting a second server on the db.
+    await cluster.close({ waitForServer: false });
+    if (server && !server.dead) lock?.update({ serverStopping: true });
+    else lock?.release();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (interruptedAt !== undefined && !attachTo && !failed) {
       log(`stopped in ${((Date.now() - interruptedAt) / 1000).toFixed(1)} s: ${describeKept(spec)} are kept in ${storePath(spec.outDir)}; \`${resume}\` again resumes it`);
     }
   }
+}
+
+/**
+ * Follow the run of the process that owns the folder: attach if it runs, show the result if it just finished; never
+ * start a workflow there (this process has no worker, and the owner is about to stop its server).
+ */
+async function attachToOwner(cluster: Cluster, spec: ExperimentSpec, input: ExperimentInput, ownerPid: number, log: (m: string) => void) {
+  const handle = cluster.client.workflow.getHandle<typeof experimentWorkflow>(workflowIdFor(spec.run));
+  const status = await handle.describe().then((d) => d.status.name, () => undefined);
+  if (status === 'RUNNING') return startOrAttach(cluster.client, spec, input, undefined, log);
+  if (status === 'COMPLETED') return { handle, attached: true };
+  throw new EnvironmentError(`process ${ownerPid} owns run ${spec.run} but its workflow is ${status ?? 'not started yet'}`, `wait for that process to finish (or \`rolyplay stop ${spec.run}\`), then run again`);
 }
 
 function describeKept(spec: ExperimentSpec): string {
@@ -276,47 +297,47 @@ async function followRun(
   }
 
   async function watch(): Promise<ExperimentResult | undefined> {
-  let tick = 0;
-  while (!finished && !o.signal.aborted && !gone) {
-    // A query needs a worker: once the run is over (and its owner's worker gone), it would hang; the result wins.
-    const ended = result.then(() => undefined, () => undefined);
-    const p = await Promise.race([rpc(() => queryProgress(handle)), ended]);
-    if (p && p.total > 0) {
-      samples.push({ t: Date.now(), done: p.done });
-      if (samples.length > 200) samples.shift();
-      const { rate, eta } = progressStats(samples, p.total);
-      if (!started && tty) bar.start(p.total, p.done, { rate, eta_s: eta, phase: p.phase });
-      started = true;
-      if (tty) bar.update(p.done, { rate, eta_s: eta, phase: p.phase });
-    }
-    // A full disk stalls both the store and the dev server's db: stop with the path instead of hanging.
-    const full = diskFull(o.outDir, o.resume);
-    if (full) {
+    let tick = 0;
+    while (!finished && !o.signal.aborted && !gone) {
+      // A query needs a worker: once the run is over (and its owner's worker gone), it would hang; the result wins.
+      const ended = result.then(() => undefined, () => undefined);
+      const p = await Promise.race([rpc(() => queryProgress(handle)), ended]);
+      if (p && p.total > 0) {
+        samples.push({ t: Date.now(), done: p.done });
+        if (samples.length > 200) samples.shift();
+        const { rate, eta } = progressStats(samples, p.total);
+        if (!started && tty) bar.start(p.total, p.done, { rate, eta_s: eta, phase: p.phase });
+        started = true;
+        if (tty) bar.update(p.done, { rate, eta_s: eta, phase: p.phase });
+      }
+      // A full disk stalls both the store and the dev server's db: stop with the path instead of hanging.
+      const full = diskFull(o.outDir, o.resume);
+      if (full) {
+        if (started && tty) bar.stop();
+        throw full;
+      }
+      // Retrying activities (an unreachable backend, a full disk...) are visible in the pending activities' failures.
+      if (tick++ % 2 === 0) {
+        const problems = await Promise.race([rpc(() => activityProblems(cluster.client, handle.workflowId)).catch(() => []), ended.then(() => [])]);
+        reporter.report(problems);
+      }
+      await Promise.race([result.catch(() => undefined), serverGone, new Promise((r) => setTimeout(r, 500))]);
+  }
+    if (o.signal.aborted || gone || !finished) {
       if (started && tty) bar.stop();
-      throw full;
-    }
-    // Retrying activities (an unreachable backend, a full disk...) are visible in the pending activities' failures.
-    if (tick++ % 2 === 0) {
-      const problems = await Promise.race([rpc(() => activityProblems(cluster.client, handle.workflowId)).catch(() => []), ended.then(() => [])]);
-      reporter.report(problems);
-    }
-    await Promise.race([result.catch(() => undefined), serverGone, new Promise((r) => setTimeout(r, 500))]);
+      return undefined;
   }
-  if (o.signal.aborted || gone || !finished) {
-    if (started && tty) bar.stop();
-    return undefined;
-  }
-  try {
-    const r = await result;
-    if (started && tty) {
-      bar.update(r.cells, { phase: 'done', rate: progressStats(samples, r.totalCells).rate, eta_s: '0s' });
-      bar.stop();
+    try {
+      const r = await result;
+      if (started && tty) {
+        bar.update(r.cells, { phase: 'done', rate: progressStats(samples, r.totalCells).rate, eta_s: '0s' });
+        bar.stop();
+      }
+      return r;
+    } catch (err) {
+      if (started && tty) bar.stop();
+      throw err;
     }
-    return r;
-  } catch (err) {
-    if (started && tty) bar.stop();
-    throw err;
-  }
   }
 }
 
