@@ -66,6 +66,8 @@ function cli(args, extraEnv = {}) {
 }
 const firstError = (r) => r.lines.find((x) => x.l.startsWith('error:'))?.l.slice(0, 150) ?? '(no error line)';
 const rows = [];
+/** ONLY=closed,sigint,... runs a subset (status needs sigint's run folder). */
+const want = (name) => !process.env.ONLY || process.env.ONLY.split(',').includes(name);
 const row = (scenario, sees, seconds, how) => { rows.push({ scenario, sees, seconds, how }); console.error(`${scenario}: ${seconds}`); };
 const owner = (dir) => JSON.parse(readFileSync(join(dir, 'owner.json'), 'utf8'));
 const cellsStored = (dir) => (existsSync(join(dir, 'results.sqlite')) ? Number(execFileSync('python3', ['-c', `import sqlite3;print(sqlite3.connect('file:${join(dir, 'results.sqlite')}?mode=ro',uri=True).execute('select count(*) from cells').fetchone()[0])`]).toString()) : 0);
@@ -75,26 +77,26 @@ const { srv, port } = await fakeServer();
 const good = `http://127.0.0.1:${port}/v1`;
 
 // 12: closed port
-{
+if (want('closed')) {
   const closed = await freePort();
   const r = cli(['run', config('closed', `http://127.0.0.1:${closed}/v1`), '--headless']);
   const started = await r.waitFor(/^started run/);
-  const first = await r.waitFor(/^planning: attempt 1/);
+  const first = await r.waitFor(/^planning: attempt \d/);
   const { t } = await r.exited;
   row('backend on a closed port (planning)', `"planning: attempt 1 of 5 failed, retrying: … connection failed (ECONNREFUSED)"; then ${firstError(r).slice(0, 60)}…`, `first failure ${(first - started).toFixed(1)} s after start; exit 1 after ${(t - started).toFixed(1)} s`, 'closed');
 }
 // 12: port opened later
-{
+if (want('later')) {
   const later = await freePort();
   const r = cli(['run', config('later', `http://127.0.0.1:${later}/v1`), '--headless']);
-  const first = await r.waitFor(/^planning: attempt 1/);
+  const first = await r.waitFor(/^planning: attempt \d/);
   const { srv: s2 } = await fakeServer(later);
   const { code, t } = await r.exited;
   s2.close();
   row('port opened during planning', `attempt failures shown, then the run completes (exit ${code})`, `done ${(t - first).toFixed(1)} s after the port opened`, 'later');
 }
 // 11: Ctrl-C
-{
+if (want('sigint')) {
   latency = 300;
   const r = cli(['run', config('sigint', good), '--headless']);
   await r.waitFor(/^started run/);
@@ -107,14 +109,14 @@ const good = `http://127.0.0.1:${port}/v1`;
   row('Ctrl-C mid-run', kept.slice(0, 110) + '…' + (/\bWARN\b/.test(r.out) ? ' (WARN seen!)' : ', no WARN'), `${(t - sent).toFixed(1)} s after SIGINT`, 'sigint');
 }
 // 11: output folders
-for (const [name, dir] of [['output.dir=/proc/nope', '/proc/nope'], ['output.dir is a file', join(work, 'afile')]]) {
+if (want('badout')) for (const [name, dir] of [['output.dir=/proc/nope', '/proc/nope'], ['output.dir is a file', join(work, 'afile')]]) {
   writeFileSync(join(work, 'afile'), 'x');
   const r = cli(['run', config('badout', good), `output.dir=${dir}`, '--headless']);
   const { t } = await r.exited;
   row(name, firstError(r), `${t.toFixed(1)} s (process start included)`, 'badout');
 }
 // 11: TEMPORAL_ADDRESS unreachable (run and status)
-{
+if (want('noaddr')) {
   const closed = await freePort();
   const r = cli(['run', config('noaddr', good), '--headless'], { TEMPORAL_ADDRESS: `127.0.0.1:${closed}` });
   const { t } = await r.exited;
@@ -124,13 +126,14 @@ for (const [name, dir] of [['output.dir=/proc/nope', '/proc/nope'], ['output.dir
   row('TEMPORAL_ADDRESS closed (status)', s.lines.map((x) => x.l).filter((l) => /cells stored|workflow/.test(l)).join(' / ').slice(0, 140), `${st.t.toFixed(1)} s, exit ${st.code}`, 'status');
 }
 // 11: two runs of one name; kill -9 and reuse
-{
+if (want('twice')) {
   latency = 200;
   const file = config('twice', good);
   const a = cli(['run', file, '--headless']);
   await a.waitFor(/^started run/);
   const b = cli(['run', file, '--headless']);
   const [ra, rb] = await Promise.all([a.exited, b.exited]);
+  if (ra.code || rb.code) console.error(`twice failed:\n--- a\n${a.out}\n--- b\n${b.out}`);
   row('second `run` of the same name', `${b.lines.find((x) => /attaching/.test(x.l))?.l} (both exit ${ra.code}/${rb.code})`, `attached ${b.lines.find((x) => /^attached/.test(x.l))?.t.toFixed(1)} s`, 'twice');
   const k = cli(['run', config('kill9', good), '--headless']);
   await k.waitFor(/^started run/);
@@ -144,7 +147,7 @@ for (const [name, dir] of [['output.dir=/proc/nope', '/proc/nope'], ['output.dir
   latency = 0;
 }
 // 11: killed dev server
-{
+if (want('deadsrv')) {
   latency = 300;
   const dir = join(work, 'runs', 'deadsrv');
   const r = cli(['run', config('deadsrv', good), '--headless']);
@@ -157,7 +160,7 @@ for (const [name, dir] of [['output.dir=/proc/nope', '/proc/nope'], ['output.dir
   row('dev server killed mid-run', firstError(r), `${(t - t0).toFixed(1)} s after the kill`, 'deadsrv');
 }
 // 11: detach / stop
-{
+if (want('bg')) {
   latency = 2000;
   const t0 = Date.now();
   const d = cli(['run', config('bg', good), '--headless', '--detach']);
@@ -170,7 +173,7 @@ for (const [name, dir] of [['output.dir=/proc/nope', '/proc/nope'], ['output.dir
   void t0;
 }
 // 11: disk full (root + tmpfs)
-try {
+if (want('full')) try {
   const disk = join(work, 'disk');
   mkdirSync(disk);
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m', 'tmpfs', disk]);
@@ -179,8 +182,8 @@ try {
     const r = cli(['run', config('full', good, disk), '--headless']);
     await r.waitFor(/^started run/);
     await untilCells(join(disk, 'full'));
-    const t0 = r.now();
     try { execFileSync('dd', ['if=/dev/zero', `of=${join(disk, 'filler')}`, 'bs=1M'], { stdio: 'ignore' }); } catch { /* full */ }
+    const t0 = r.now();
     const { t } = await r.exited;
     latency = 0;
     row('disk fills mid-run (tmpfs)', firstError(r), `${(t - t0).toFixed(1)} s after the disk filled`, 'full');

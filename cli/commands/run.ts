@@ -32,6 +32,18 @@ export interface RunOptions {
 /** How long in-flight batches get on Ctrl-C to finish and report before they are cancelled (they keep what they stored). */
 const INTERRUPT_GRACE = '1500ms';
 
+/**
+ * gRPC's retry timer can fire after the connection was closed (a query that was backing off when the run ended or
+ * the server died) and throws "Channel has been shut down" from a timer: nothing is lost by then, so it must not
+ * crash the CLI with a stack trace. Only that error, and only once we are closing.
+ */
+let closing = false;
+process.on('uncaughtException', (err) => {
+  if (closing && err?.message === 'Channel has been shut down') return;
+  process.stderr.write(`error: ${err?.stack ?? String(err)}\n`);
+  process.exit(1);
+});
+
 export async function runCommand(configFile: string, overrides: string[], opts: RunOptions): Promise<void> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
   // Validate locally first: a bad config fails in milliseconds, before any server starts.
@@ -157,6 +169,7 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     }
     throw err;
   } finally {
+    closing = true;
     stop.abort();
     // In-flight batches get INTERRUPT_GRACE to report; a worker whose server died is not waited for.
     await Promise.race([workersDone.catch(() => undefined), sleep(server?.dead ? 300 : 2500)]);
@@ -293,7 +306,8 @@ async function followRun(
   try {
     return await watch();
   } finally {
-    await Promise.race([Promise.allSettled([...inFlight]), sleep(4500)]);
+    // Bounded: with the server gone they only time out, and a late retry is absorbed by ignoreClosedChannel.
+    await Promise.race([Promise.allSettled([...inFlight]), sleep(gone ? 0 : 1000)]);
   }
 
   async function watch(): Promise<ExperimentResult | undefined> {
@@ -317,7 +331,7 @@ async function followRun(
         throw full;
       }
       // Retrying activities (an unreachable backend, a full disk...) are visible in the pending activities' failures.
-      if (tick++ % 2 === 0) {
+      if (tick++ % 2 === 0 || p?.phase === 'planning' || !p) {
         const problems = await Promise.race([rpc(() => activityProblems(cluster.client, handle.workflowId)).catch(() => []), ended.then(() => [])]);
         reporter.report(problems);
       }
