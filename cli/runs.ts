@@ -1,13 +1,12 @@
 /** Starting or attaching to an experiment run, and reading its state. */
 import { WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
-import { countGames } from '../store/bandit.js';
 import { experimentWorkflow, progressQuery, type Progress } from '../workflows/index.js';
 import type { ExperimentInput, ExperimentResult } from '../workflows/types.js';
 import type { ExperimentSpec } from '../experiment/load.js';
 import { DEFAULT_TASK_QUEUE, modelLabel } from '../experiment/load.js';
 import { taskFor } from '../tasks/registry.js';
 import { InputError } from '../experiment/errors.js';
-import { openStore, storePath } from '../store/results.js';
+import { sqlitePath, type ResultStore, type StoreResolver } from '../store/results.js';
 import { existsSync } from 'node:fs';
 
 export function workflowIdFor(run: string): string {
@@ -15,12 +14,18 @@ export function workflowIdFor(run: string): string {
 }
 
 /** Cells (MMLU) or games (bandit) of a run in its store; 0 when nothing is stored yet. */
-export function storedCount(outDir: string, run: string): number {
-  const path = storePath(outDir);
-  if (!existsSync(path)) return 0;
-  const store = openStore(path);
-  const rec = store.getRun(run);
-  return rec?.task === 'bandit' ? countGames(store, run).games : store.countCells(run);
+export async function storedCount(stores: StoreResolver, run: { run: string; outDir: string }): Promise<number> {
+  const store = await existingStore(stores, run);
+  const rec = await store?.getRun(run.run);
+  if (!store || !rec) return 0;
+  const spec = rec.spec as ExperimentSpec;
+  return (await taskFor(spec).stored(spec, store)).cells;
+}
+
+/** The run's store if it exists (a SQLite file is not created just to look). */
+export async function existingStore(stores: StoreResolver, run: { run: string; outDir: string }): Promise<ResultStore | undefined> {
+  if (!stores.shared && !existsSync(sqlitePath(run.outDir))) return undefined;
+  return stores.forRun(run);
 }
 
 /**
@@ -32,13 +37,13 @@ export async function startOrAttach(
   client: Client,
   spec: ExperimentSpec,
   input: ExperimentInput,
+  stores: StoreResolver,
   taskQueue = DEFAULT_TASK_QUEUE,
   log: (m: string) => void = () => undefined,
 ): Promise<{ handle: WorkflowHandle<typeof experimentWorkflow>; attached: boolean }> {
-  const stored = storedCount(spec.outDir, spec.run);
-  const path = storePath(spec.outDir);
+  const stored = await storedCount(stores, spec);
   if (stored > 0) {
-    const rec = openStore(path).getRun(spec.run);
+    const rec = await (await existingStore(stores, spec))?.getRun(spec.run);
     if (rec && rec.specHash !== spec.specHash) {
       throw new InputError('name', `run ${spec.run} in ${spec.outDir} was started with a different config and has ${stored} results stored`, 'run it with its original config to resume, or give this experiment another name (name=...), or delete that folder');
     }

@@ -11,13 +11,14 @@ import { checkOutputFolder, EnvironmentError } from '../../experiment/envErrors.
 import { InputError } from '../../experiment/errors.js';
 import { connectCluster, type Cluster } from '../connect.js';
 import type { DevServer } from '../../server/devServer.js';
-import { queryProgress, startOrAttach, storedCount, workflowIdFor } from '../runs.js';
+import { existingStore, queryProgress, startOrAttach, storedCount, workflowIdFor } from '../runs.js';
 import { claimRunFolder, waitForOwnerAddress, readOwner, isAlive, type OwnerLock } from '../owner.js';
 import { activityProblems, ProblemReporter, progressStats, type Sample } from '../watch.js';
 import { createWorkers, runWorkers } from '../../workers/index.js';
 import { printTable } from '../table.js';
 import { servedModelWarning } from '../../backends/openai.js';
-import { openStore, storePath } from '../../store/results.js';
+import { storesFromEnv, type StoreResolver } from '../../store/results.js';
+import { taskFor } from '../../tasks/registry.js';
 import type { experimentWorkflow } from '../../workflows/index.js';
 import type { ExperimentInput, ExperimentResult } from '../../workflows/types.js';
 
@@ -87,11 +88,14 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
   const modelCheck = spec.model.backend === 'openai' && process.env[spec.model.api_key_env]
     ? servedModelWarning({ baseURL: spec.model.base_url ?? process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1', model: spec.model.model, apiKey: process.env[spec.model.api_key_env] as string })
     : Promise.resolve(undefined);
+  // ROLYPLAY_STORE is checked (and a database connected to) before anything starts.
+  const stores = await storesFromEnv();
   let cluster: Cluster;
   try {
     cluster = await connectCluster({ outDir: spec.outDir, headless: opts.headless ?? false, log, ...(attachTo ? { address: attachTo.address } : {}), ...(reuse ? { reuse } : {}) });
   } catch (err) {
     lock?.release();
+    await stores.close();
     throw err;
   }
   const served = await modelCheck;
@@ -121,7 +125,7 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
   let failed = false;
   try {
     if (opts.worker && !attachTo && (server || external)) {
-      const { workers } = await createWorkers({ connection: await cluster.workerConnection(), namespace: cluster.namespace, shutdownGraceTime: INTERRUPT_GRACE });
+      const { workers } = await createWorkers({ connection: await cluster.workerConnection(), namespace: cluster.namespace, shutdownGraceTime: INTERRUPT_GRACE, stores });
       workersDone = runWorkers(workers, stop.signal);
       workersDone.catch((err: Error) => {
         workerError = err;
@@ -129,8 +133,8 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
       });
     }
     const { handle, attached } = attachTo
-      ? await attachToOwner(cluster, spec, { config: raw, overrides, baseDir: dirname(resolve(configFile)) }, attachTo.pid, log)
-      : await startOrAttach(cluster.client, spec, { config: raw, overrides, baseDir: dirname(resolve(configFile)) }, undefined, log);
+      ? await attachToOwner(cluster, spec, { config: raw, overrides, baseDir: dirname(resolve(configFile)) }, stores, attachTo.pid, log)
+      : await startOrAttach(cluster.client, spec, { config: raw, overrides, baseDir: dirname(resolve(configFile)) }, stores, undefined, log);
     lock?.update({ running: true });
     log(`${attached ? 'attached to' : 'started'} run ${spec.run} (workflow ${workflowIdFor(spec.run)}) → ${spec.outDir}`);
     if (opts.detach && !opts.background) {
@@ -147,11 +151,15 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
         const full = diskFull(spec.outDir, resume);
         if (full) throw full;
         if (server?.dead) {
-          throw deadServer(server, spec, resume);
+          throw await deadServer(server, spec, resume, stores);
         }
         if (workerError) throw new EnvironmentError(`the in-process worker stopped: ${workerError.message}`, `see ${join(spec.outDir, 'worker.log')}, then run \`${resume}\` again to resume`);
       }
       return;
+    }
+    if (Object.keys(result.files).length === 0) {
+      // A shared store's reduce writes no files (its worker may be on any machine): write them here, from the store.
+      result.files = (await taskFor(spec).report(spec, await stores.forRun(spec), spec.outDir)).files;
     }
     printTable(result.table);
     log(`\n${result.cells} cells (${result.discarded} discarded) of ${result.totalCells}`);
@@ -162,10 +170,10 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     const full = err instanceof EnvironmentError ? undefined : diskFull(spec.outDir, resume);
     if (full) throw full;
     if (attachTo && !isAlive(attachTo.pid) && !(err instanceof InputError) && !(err instanceof WorkflowFailedError)) {
-      throw new EnvironmentError(`the process that owned run ${spec.run} (${attachTo.pid}) stopped, and its server with it`, `run \`${resume}\` again to resume it (${describeKept(spec)} are kept)`);
+      throw new EnvironmentError(`the process that owned run ${spec.run} (${attachTo.pid}) stopped, and its server with it`, `run \`${resume}\` again to resume it (${await describeKept(spec, stores)} are kept)`);
     }
     if (server?.dead && !(err instanceof InputError) && !(err instanceof WorkflowFailedError)) {
-      throw deadServer(server, spec, resume);
+      throw await deadServer(server, spec, resume, stores);
     }
     throw err;
   } finally {
@@ -178,10 +186,12 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     await cluster.close({ waitForServer: false });
     if (server && !server.dead) lock?.update({ serverStopping: true });
     else lock?.release();
+    const kept = interruptedAt !== undefined && !attachTo && !failed ? await describeKept(spec, stores) : '';
+    await stores.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (interruptedAt !== undefined && !attachTo && !failed) {
-      log(`stopped in ${((Date.now() - interruptedAt) / 1000).toFixed(1)} s: ${describeKept(spec)} are kept in ${storePath(spec.outDir)}; \`${resume}\` again resumes it`);
+      log(`stopped in ${((Date.now() - interruptedAt) / 1000).toFixed(1)} s: ${kept} are kept in ${spec.outDir}; \`${resume}\` again resumes it`);
     }
   }
 }
@@ -190,18 +200,18 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
  * Follow the run of the process that owns the folder: attach if it runs, show the result if it just finished; never
  * start a workflow there (this process has no worker, and the owner is about to stop its server).
  */
-async function attachToOwner(cluster: Cluster, spec: ExperimentSpec, input: ExperimentInput, ownerPid: number, log: (m: string) => void) {
+async function attachToOwner(cluster: Cluster, spec: ExperimentSpec, input: ExperimentInput, stores: StoreResolver, ownerPid: number, log: (m: string) => void) {
   const handle = cluster.client.workflow.getHandle<typeof experimentWorkflow>(workflowIdFor(spec.run));
   const status = await handle.describe().then((d) => d.status.name, () => undefined);
-  if (status === 'RUNNING') return startOrAttach(cluster.client, spec, input, undefined, log);
+  if (status === 'RUNNING') return startOrAttach(cluster.client, spec, input, stores, undefined, log);
   if (status === 'COMPLETED') return { handle, attached: true };
   throw new EnvironmentError(`process ${ownerPid} owns run ${spec.run} but its workflow is ${status ?? 'not started yet'}`, `wait for that process to finish (or \`rolyplay stop ${spec.run}\`), then run again`);
 }
 
-function describeKept(spec: ExperimentSpec): string {
+async function describeKept(spec: ExperimentSpec, stores: StoreResolver): Promise<string> {
   try {
-    const rec = openStore(storePath(spec.outDir)).getRun(spec.run);
-    return `${storedCount(spec.outDir, spec.run)} of ${rec?.totalCells ?? '?'} ${spec.task === 'bandit' ? 'games' : 'cells'}`;
+    const rec = await (await existingStore(stores, spec))?.getRun(spec.run);
+    return `${await storedCount(stores, spec)} of ${rec?.totalCells ?? '?'} ${spec.task === 'bandit' ? 'games' : 'cells'}`;
   } catch {
     return 'the results stored so far';
   }
@@ -265,10 +275,10 @@ function diskFull(dir: string, resume: string): EnvironmentError | undefined {
   return new EnvironmentError(`the disk holding ${dir} is full (${free} bytes free)`, `free space there (or set output.dir to another disk), then run \`${resume}\` again: it resumes, and the results stored so far are kept`);
 }
 
-function deadServer(server: DevServer, spec: ExperimentSpec, resume: string): EnvironmentError {
+async function deadServer(server: DevServer, spec: ExperimentSpec, resume: string, stores: StoreResolver): Promise<EnvironmentError> {
   return new EnvironmentError(
     `the local Temporal dev server (pid ${server.pid}, ${server.address}) exited unexpectedly; its log is ${server.logFile}`,
-    `run \`${resume}\` again: it restarts the server on the same db and resumes (${describeKept(spec)} are kept)`,
+    `run \`${resume}\` again: it restarts the server on the same db and resumes (${await describeKept(spec, stores)} are kept)`,
   );
 }
 

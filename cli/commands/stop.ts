@@ -4,7 +4,7 @@ import { basename, resolve } from 'node:path';
 import { InputError } from '../../experiment/errors.js';
 import { isAlive, ownerFile, readOwner } from '../owner.js';
 import { storedCount } from '../runs.js';
-import { storePath } from '../../store/results.js';
+import { sqlitePath as storePath, storesFromEnv } from '../../store/results.js';
 
 /** The run folder of a run name (under `output`) or a path; it may hold only an owner file (still planning). */
 export function findRunDir(run: string, output: string): string {
@@ -27,7 +27,9 @@ export async function stopCommand(run: string, opts: { output: string }): Promis
   const dir = findRunDir(run, opts.output);
   const owner = readOwner(dir);
   const say = (m: string) => process.stdout.write(`${m}\n`);
-  const kept = () => `${storedCount(dir, basename(dir))} results stored in ${storePath(dir)} are kept`;
+  const stores = await storesFromEnv();
+  const count = async () => storedCount(stores, { run: basename(dir), outDir: dir }).catch(() => 0);
+  const kept = async () => `${await count()} results stored in ${storePath(dir)} are kept`;
   if (owner && isAlive(owner.pid)) {
     const t0 = Date.now();
     process.kill(owner.pid, 'SIGTERM');
@@ -39,7 +41,7 @@ export async function stopCommand(run: string, opts: { output: string }): Promis
       process.kill(owner.serverPid, 'SIGTERM');
       await waitGone(owner.serverPid, 5000);
     }
-    say(`stopped run ${run} (process ${owner.pid}) in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${kept()}; \`rolyplay run <config>\` resumes it`);
+    say(`stopped run ${run} (process ${owner.pid}) in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${await kept()}; \`rolyplay run <config>\` resumes it`);
     return;
   }
   if (owner?.serverPid && isAlive(owner.serverPid)) {
@@ -47,9 +49,9 @@ export async function stopCommand(run: string, opts: { output: string }): Promis
     process.kill(owner.serverPid, 'SIGTERM');
     await waitGone(owner.serverPid, 5000);
     rmSync(ownerFile(dir), { force: true });
-    say(`run ${run} had no live owner; stopped the dev server it left behind (process ${owner.serverPid}); ${kept()}`);
+    say(`run ${run} had no live owner; stopped the dev server it left behind (process ${owner.serverPid}); ${await kept()}`);
     return;
   }
   if (owner) rmSync(ownerFile(dir), { force: true });
-  say(`run ${run} is not running; ${kept()}`);
+  say(`run ${run} is not running; ${await kept()}`);
 }
