@@ -66,7 +66,7 @@ describe('rolyplay CLI', () => {
       // Ctrl-C ends in about 2 s (in-flight batches get 1.5 s to report); the margin is for a loaded machine.
       expect(seconds - sent, stderr).toBeLessThan(8);
       // What was kept and how to resume; no SDK or core log line on the console.
-      expect(stderr).toMatch(/stopped in [\d.]+ s: \d+ of 64 cells are kept in .*results\.sqlite; `rolyplay run .*cli-resume\.yaml` again resumes it/);
+      expect(stderr).toMatch(/stopped in [\d.]+ s: \d+ of 64 cells are kept in .*cli-resume; `rolyplay run .*cli-resume\.yaml` again resumes it/);
       expect(stderr + p.stdout).not.toMatch(RAW_NOISE);
       const outDir = join(dir, 'runs');
       const before = storedCells(outDir, 'cli-resume');
