@@ -10,6 +10,7 @@ import { setMaxListeners } from 'node:events';
 import { BackendRegistry } from '../backends/registry.js';
 import { BackendError } from '../backends/types.js';
 import { InputError } from '../experiment/errors.js';
+import { EnvironmentError, fsEnvironmentError, makeDirs } from '../experiment/envErrors.js';
 import { resolveConfigOnline, modelLabel, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
 import { SqliteStores, type ResultStore, type StoreResolver } from '../store/results.js';
 import { BatchFailure } from '../tasks/batch.js';
@@ -53,13 +54,19 @@ export function createActivities(deps: ActivityDeps) {
   return {
     /** Validate and resolve the config, check data and backend, record the run, split it into shards. */
     async planExperiment(input: { config: unknown; overrides: string[]; baseDir?: string }): Promise<ExperimentPlan> {
+      let outDir: string | undefined;
       return asTemporalFailure(async () => {
         const baseDir = input.baseDir && isAbsolute(input.baseDir) ? input.baseDir : resolve(input.baseDir ?? process.cwd());
         const spec = await resolveConfigOnline(input.config, input.overrides, { baseDir, configsDir: deps.configsDir ?? BUILTIN_CONFIGS });
         await deps.backends.preflight(spec.model, spec.format);
+        outDir = spec.outDir;
+        // Fails on a path under /proc, where a recursive mkdir (the SQLite store's) would spin for ever.
+        if (stores instanceof SqliteStores) makeDirs(spec.outDir);
         const store = await stores.forRun({ run: spec.run, outDir: spec.outDir });
         const existing = await store.getRun(spec.run);
-        if (existing && existing.specHash !== spec.specHash) {
+        // An MMLU run that stored nothing (e.g. stuck on a wrong base_url) may be re-planned with a corrected config.
+        const storedNothing = existing?.task === 'mmlu' && (await store.countCells(spec.run, existing.task)).cells === 0;
+        if (existing && existing.specHash !== spec.specHash && !storedNothing) {
           throw new InputError('name', `a run named ${spec.run} already exists in ${store.label} with a different config`, 'choose another name (config `name` or name=...) or delete that run');
         }
         const shards = planShards(spec);
@@ -79,7 +86,7 @@ export function createActivities(deps: ActivityDeps) {
           heartbeatTimeoutMs: spec.execution.heartbeatTimeoutMs,
           shards,
         };
-      });
+      }, () => outDir);
     },
 
     /** Run one batch (units × all personas); resumes from the last heartbeat and skips what is stored. */
@@ -111,7 +118,7 @@ export function createActivities(deps: ActivityDeps) {
         } finally {
           clearInterval(beat);
         }
-      });
+      }, () => ref.outDir);
     },
 
     /**
@@ -133,7 +140,7 @@ export function createActivities(deps: ActivityDeps) {
           table: report.table,
           ...(report.personas ? { personas: report.personas } : {}),
         };
-      });
+      }, () => ref.outDir);
     },
   };
 }
@@ -165,12 +172,16 @@ export function planShards(spec: ExperimentSpec): ShardPlan[] {
 }
 
 /** Map domain errors to Temporal's retry semantics: bad input and rejected requests never retry. */
-async function asTemporalFailure<T>(fn: () => Promise<T>): Promise<T> {
+async function asTemporalFailure<T>(fn: () => Promise<T>, where: () => string | undefined = () => undefined): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     const cause = err instanceof BatchFailure ? err.backendError : err;
     if (cause instanceof InputError) throw ApplicationFailure.nonRetryable(cause.message, 'InvalidInput');
+    // A full disk or an unwritable folder is not healed by retrying: fail in seconds, naming the path and the fix.
+    const path = where();
+    const env = cause instanceof EnvironmentError ? cause : path ? fsEnvironmentError(cause, path) : undefined;
+    if (env) throw ApplicationFailure.nonRetryable(env.message, 'EnvironmentFailure');
     if (cause instanceof BackendError) {
       switch (cause.kind) {
         case 'fatal':

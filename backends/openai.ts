@@ -91,7 +91,14 @@ export class OpenAIBackend implements Backend {
       firstChoice(body, this.ctx);
     } catch (err) {
       signal?.throwIfAborted();
-      throw classifyError(err, this.ctx);
+      const e = classifyError(err, this.ctx);
+      // Unreachable or failing server: say what to check, since planning gives up after a few attempts.
+      if (e instanceof TransientBackendError) {
+        throw new TransientBackendError(
+          `${e.message}. Fix: start the server, or point model.base_url (or $OPENAI_BASE_URL) at the address it listens on`,
+        );
+      }
+      throw e;
     }
   }
 
@@ -296,4 +303,28 @@ function causes(err: unknown): string {
 /** Short placeholders ("EMPTY", "x") are not secrets, and replacing them would garble the message. */
 function redact(message: string, apiKey: string | undefined): string {
   return apiKey && apiKey.length >= 8 ? message.split(apiKey).join('***') : message;
+}
+
+/**
+ * A warning when the server's model list does not hold `model`: servers that serve one model (llama.cpp, some
+ * vLLM setups) answer any model name with it, so the preflight cannot catch a wrong name and the results would be
+ * labelled with a model that did not produce them. Undefined when the list holds it, is empty or cannot be read.
+ */
+export async function servedModelWarning(opts: { baseURL: string; model: string; apiKey: string; timeoutMs?: number }): Promise<string | undefined> {
+  try {
+    const client = new OpenAI({ baseURL: opts.baseURL, apiKey: opts.apiKey, maxRetries: 0, timeout: opts.timeoutMs ?? 3000 });
+    const ids: string[] = [];
+    for await (const m of client.models.list()) {
+      ids.push(m.id);
+      if (ids.length >= 50) break;
+    }
+    if (ids.length === 0 || ids.includes(opts.model)) return undefined;
+    return (
+      `the server at ${safeURL(opts.baseURL)} lists the models ${ids.slice(0, 5).map((i) => `"${i}"`).join(', ')}${ids.length > 5 ? ', …' : ''} but not ` +
+      `"${opts.model}" (model.model); if it answers anyway it ignores model names, and the results are labelled "${opts.model}" ` +
+      `but come from its own model: set model.model to the served name`
+    );
+  } catch {
+    return undefined; // no model list (or unreachable): the run's preflight reports what matters
+  }
 }

@@ -7,6 +7,8 @@ import { runCommand } from './commands/run.js';
 import { workerCommand } from './commands/worker.js';
 import { statusCommand, resultsCommand } from './commands/results.js';
 import { InputError } from '../experiment/errors.js';
+import { EnvironmentError } from '../experiment/envErrors.js';
+import { stopCommand } from './commands/stop.js';
 
 // `rolyplay results … | head` closes the pipe early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -26,7 +28,8 @@ program
   .argument('[overrides...]', 'key=value overrides, e.g. data.subjects=[abstract_algebra] data.limit=8')
   .option('--no-worker', 'do not run an in-process worker (use the cluster\'s workers)')
   .option('--headless', 'local dev server without the web UI')
-  .option('--detach', 'start the run and return without waiting')
+  .option('--detach', 'start the run and return: a background process owns the local server and worker (`rolyplay stop <run>` ends it)')
+  .addOption(new Option('--background').hideHelp())
   .action(async (config: string, overrides: string[], opts) => runCommand(config, overrides, opts));
 
 program
@@ -45,6 +48,13 @@ program
   .action(async (run: string, opts) => statusCommand(run, opts));
 
 program
+  .command('stop')
+  .description('stop a local run (its background or foreground owner, or a dev server left behind); `run` again resumes it')
+  .argument('<run>', 'run name (folder under --output) or a run folder')
+  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
+  .action(async (run: string, opts) => stopCommand(run, opts));
+
+program
   .command('results')
   .description('per-persona results of a run')
   .argument('<run>', 'run name (folder under --output) or a run folder')
@@ -59,6 +69,10 @@ function positiveInt(v: string, flag: string): number {
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof EnvironmentError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(1);
+  }
   if (err instanceof InputError) {
     process.stderr.write(`error: ${err.message}\n`);
     process.exit(2);

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes.js';
@@ -27,8 +27,17 @@ export interface DevServerOptions {
 export interface DevServer {
   address: string;
   uiUrl?: string;
-  process: ChildProcess;
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  pid: number;
+  logFile: string;
+  /** Resolves when the server process exits (for whatever reason). */
+  exited: Promise<void>;
+  /** Whether it has exited. */
+  readonly dead: boolean;
+  /**
+   * Ask the server to stop. With `wait: false`, return at once: its graceful stop takes ~3 s, which a user who pressed
+   * Ctrl-C should not wait for (the next owner of the run folder waits for it instead).
+   */
+  stop(signal?: NodeJS.Signals, opts?: { wait?: boolean }): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -43,7 +52,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer & { process: ChildProcess }> {
   const cli = opts.cli ?? ensureTemporalCli();
   const port = opts.port ?? (await freePort());
   const uiPort = opts.uiPort ?? (await freePort());
@@ -54,17 +63,24 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   for (const dc of opts.dynamicConfig ?? []) args.push('--dynamic-config-value', dc);
-  const log = openSync(opts.logFile ?? `${opts.dbFile}.log`, 'a');
-  const child = spawn(cli, args, { stdio: ['ignore', log, log], detached: false });
+  const logFile = opts.logFile ?? `${opts.dbFile}.log`;
+  const log = openSync(logFile, 'a');
+  // Its own process group: a Ctrl-C in the terminal reaches only the CLI, which stops the server last, after the
+  // worker has reported its in-flight batches.
+  const child = spawn(cli, args, { stdio: ['ignore', log, log], detached: true });
+  closeSync(log);
   const address = `127.0.0.1:${port}`;
   let exited = false;
-  child.on('exit', () => (exited = true));
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+  const exitedP = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM', o: { wait?: boolean } = {}) => {
     if (exited) return;
-    const done = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await done;
+    if (o.wait === false) {
+      child.unref();
+      return;
+    }
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exitedP;
     clearTimeout(timer);
   };
   const deadline = Date.now() + 60_000;
@@ -83,5 +99,80 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  return { address, ...(opts.headless ? {} : { uiUrl: `http://127.0.0.1:${uiPort}` }), process: child, stop };
+  return {
+    address,
+    ...(opts.headless ? {} : { uiUrl: `http://127.0.0.1:${uiPort}` }),
+    process: child,
+    pid: child.pid as number,
+    logFile,
+    exited: exitedP,
+    get dead() {
+      return exited;
+    },
+    stop,
+  };
+}
+
+/** Whether a Temporal frontend answers on `address` within `timeoutMs`. */
+export async function answers(address: string, timeoutMs = 2000): Promise<boolean> {
+  try {
+    const conn = await Connection.connect({ address, connectTimeout: timeoutMs });
+    try {
+      await conn.withDeadline(Date.now() + timeoutMs, () => conn.workflowService.getSystemInfo({}));
+      return true;
+    } finally {
+      await conn.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Take over a dev server started by an earlier owner that was killed (kill -9 leaves the server running): its pid
+ * and address come from the run folder's owner file. Undefined if it is gone or does not answer.
+ */
+export async function adoptDevServer(opts: { address: string; pid: number; uiUrl?: string; logFile: string }): Promise<DevServer | undefined> {
+  const alive = () => isAlive(opts.pid);
+  if (!alive() || !(await answers(opts.address))) return undefined;
+  let exited = false;
+  // Not our child: poll for its exit.
+  const exitedP = new Promise<void>((r) => {
+    const t = setInterval(() => {
+      if (!alive()) {
+        exited = true;
+        clearInterval(t);
+        r();
+      }
+    }, 250);
+    t.unref();
+  });
+  return {
+    address: opts.address,
+    ...(opts.uiUrl ? { uiUrl: opts.uiUrl } : {}),
+    pid: opts.pid,
+    logFile: opts.logFile,
+    exited: exitedP,
+    get dead() {
+      return exited;
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM', o: { wait?: boolean } = {}) {
+      if (exited || !alive()) return;
+      process.kill(opts.pid, signal);
+      if (o.wait === false) return;
+      const end = Date.now() + 5000;
+      while (alive() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      if (alive()) process.kill(opts.pid, 'SIGKILL');
+    },
+  };
+}
+
+export function isAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

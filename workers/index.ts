@@ -49,6 +49,9 @@ export function installRuntime(opts: { logFile?: string } = {}): void {
     };
     if (opts.logFile) mkdirSync(dirname(opts.logFile), { recursive: true });
     Runtime.install({
+      // Core (Rust) logs, e.g. gRPC reconnect WARNs when the server stops, go through the same logger (so into
+      // the log file with `logFile`), not straight to the console across the progress bar.
+      telemetryOptions: { logging: { filter: { core: level, other: 'ERROR' }, forward: {} } },
       logger: new DefaultLogger(level, (entry) => {
         if (quiet(entry.message)) return;
         if (opts.logFile) toFile(entry);

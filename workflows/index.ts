@@ -52,6 +52,15 @@ const { planExperiment } = proxyActivities<typeof activities>({
   startToCloseTimeout: '10 minutes',
   retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
 });
+/**
+ * Planning checks the backend (preflight): a wrong port or a server that is down must fail the run with the
+ * address, not retry for ever. A few attempts (~15 s: 1+2+4+8) ride out a server that is still starting.
+ */
+export const PLAN_MAX_ATTEMPTS = 5;
+const { planExperiment: planExperimentBounded } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '8s', maximumAttempts: PLAN_MAX_ATTEMPTS, nonRetryableErrorTypes: NON_RETRYABLE },
+});
 
 const { reduceExperiment } = proxyActivities<typeof activities>({
   startToCloseTimeout: '30 minutes',
@@ -98,7 +107,9 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   };
 
   if (!plan) {
-    plan = await planExperiment({ config: input.config, overrides: input.overrides ?? [], baseDir: input.baseDir });
+    // Runs started before planning was bounded keep their unbounded retry (`patched` keeps their histories replayable).
+    const plan_ = patched('bounded-planning') ? planExperimentBounded : planExperiment;
+    plan = await plan_({ config: input.config, overrides: input.overrides ?? [], baseDir: input.baseDir });
     upsertSearchAttributes([
       { key: EXPERIMENT, value: plan.run },
       { key: TASK, value: plan.task },

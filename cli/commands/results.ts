@@ -1,7 +1,9 @@
 /** `rolyplay status <run>` and `rolyplay results <run>`: read a run folder (and its workflow, if reachable). */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
-import { Connection, Client } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
+import { connectOrExplain } from '../connect.js';
+import { isAlive, readOwner } from '../owner.js';
 import { InputError } from '../../experiment/errors.js';
 import { sqlitePath, storesFromEnv, type ResultStore, type RunRecord, type StoreResolver } from '../../store/results.js';
 import type { ExperimentSpec } from '../../experiment/load.js';
@@ -52,20 +54,29 @@ export async function statusCommand(run: string, opts: { output: string }): Prom
     const done = (await taskFor(spec).stored(spec, store)).cells;
     const where = store.shared ? store.label : dir;
     const lines = [`run ${rec.run} (${rec.task}) in ${where}`, `cells stored: ${done} / ${rec.totalCells} (${((100 * done) / Math.max(1, rec.totalCells)).toFixed(1)} %)`];
-    if (process.env.TEMPORAL_ADDRESS) {
-      const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS });
+    // Where its workflow lives: the external cluster, or the dev server of the process that owns the local run.
+    const owner = readOwner(dir);
+    const liveOwner = owner && isAlive(owner.pid) ? owner : undefined;
+    const address = process.env.TEMPORAL_ADDRESS ?? liveOwner?.address;
+    if (liveOwner) lines.push(`owner: process ${liveOwner.pid}${liveOwner.background ? ' (background, `rolyplay stop` ends it)' : ''}${liveOwner.uiUrl ? `, web UI ${liveOwner.uiUrl}` : ''}`);
+    if (address) {
+      let connection: Connection | undefined;
       try {
+        connection = await connectOrExplain(address, address === process.env.TEMPORAL_ADDRESS, 3000);
         const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
         const handle = client.workflow.getHandle(workflowIdFor(rec.run));
         const d = await handle.describe().catch(() => undefined);
         lines.push(`workflow ${workflowIdFor(rec.run)}: ${d ? d.status.name : 'not found'}`);
         const p = d?.status.name === 'RUNNING' ? await queryProgress(handle) : undefined;
         if (p) lines.push(`progress: ${p.done} / ${p.total}, phase ${p.phase}, shards ${p.shardsDone}/${p.shards}`);
+      } catch (err) {
+        // The stored counts above are the truth either way: say why the live state is missing, do not fail.
+        lines.push(`workflow: unknown: ${(err as Error).message}`);
       } finally {
-        await connection.close();
+        await connection?.close().catch(() => undefined);
       }
     } else {
-      lines.push('workflow: local run (no TEMPORAL_ADDRESS); `rolyplay run` with the same config resumes or shows it');
+      lines.push('workflow: not running here (no TEMPORAL_ADDRESS, no live owner); `rolyplay run` with the same config resumes or shows it');
     }
     process.stdout.write(lines.join('\n') + '\n');
   });

@@ -38,6 +38,29 @@ export interface MmluMetrics {
   per_persona: PersonaTotal[];
   per_persona_subject: PersonaSubjectMetrics[];
   expert_analysis: ExpertAnalysis;
+  /** API logits mode: cells whose options were not all in the server's top_logprobs list (absent ones got the floor). */
+  top_logprobs: TopLogprobsSummary;
+}
+
+export interface TopLogprobsSummary {
+  /** Cells scored from a complete list / from a partial one (some options absent, set to the list's minimum). */
+  complete: number;
+  partial: number;
+  /** Per option letter: in how many cells it was absent (all four absent: the cell is discarded). */
+  absent: Record<string, number>;
+}
+
+export function topLogprobsSummary(cells: CellResult[]): TopLogprobsSummary {
+  const absent: Record<string, number> = {};
+  let complete = 0;
+  let partial = 0;
+  for (const c of cells) {
+    if (c.method === 'top_logprobs') complete++;
+    if (c.method !== 'top_logprobs_partial') continue;
+    partial++;
+    for (const o of c.absent) absent[o] = (absent[o] ?? 0) + 1;
+  }
+  return { complete, partial, absent };
 }
 
 export const RESULTS_COLUMNS = [
@@ -80,6 +103,7 @@ export function mmluMetrics(spec: MmluSpec, cells: CellResult[]): MmluMetrics {
     per_persona: perPersona,
     per_persona_subject: perPersonaSubject,
     expert_analysis: analysis,
+    top_logprobs: topLogprobsSummary(cells),
   };
 }
 

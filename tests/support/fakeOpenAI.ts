@@ -87,6 +87,10 @@ export interface FakeOpenAIOptions {
   latencyMs?: number | ((req: ChatRequest, callIndex: number) => number);
   /** Mimic a server without logprobs support: choices carry no `logprobs` field at all. */
   noLogprobs?: boolean;
+  /** What `GET /v1/models` lists when `models` is unset; other names are still answered (like llama.cpp's server). */
+  listedModels?: string[];
+  /** Listen on this port (e.g. one a run was pointed at before the server came up); default: a free one. */
+  port?: number;
 }
 
 export interface FakeOpenAI {
@@ -123,7 +127,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
 
     if (req.method === 'GET' && path === '/v1/models') {
       if (!authorized) return sendJSON(res, 401, authError(req.headers.authorization));
-      const data = (opts.models ?? []).map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' }));
+      const data = (opts.models ?? opts.listedModels ?? []).map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' }));
       return sendJSON(res, 200, { object: 'list', data });
     }
     if (req.method !== 'POST' || path !== '/v1/chat/completions') {
@@ -201,7 +205,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
 
