@@ -7,6 +7,7 @@ import type { CellResult } from '../../store/results.js';
 import { modelLabel, type MmluSpec } from '../../experiment/load.js';
 import { analyzeExperts, personaSubjectMetrics, type ExpertAnalysis, type PersonaGroups, type PersonaSubjectMetrics } from './analysis.js';
 import { MMLU_SUBJECTS, expertPersonaFor } from './categories.js';
+import { comparePersonas, type PersonaTests } from './comparisons.js';
 import { OPTION_LETTERS } from './data.js';
 import { wilsonCi95, type Interval } from '../../stats/intervals.js';
 
@@ -36,6 +37,8 @@ export interface MmluMetrics {
   per_persona: PersonaTotal[];
   per_persona_subject: PersonaSubjectMetrics[];
   expert_analysis: ExpertAnalysis;
+  /** Every persona against `none` and each neutral persona on the same items. */
+  persona_tests: PersonaTests;
 }
 
 export const RESULTS_COLUMNS = [
@@ -86,6 +89,11 @@ export function mmluMetrics(spec: MmluSpec, cells: CellResult[]): MmluMetrics {
     per_persona: perPersona,
     per_persona_subject: perPersonaSubject,
     expert_analysis: analysis,
+    persona_tests: comparePersonas(
+      cells.map((c) => ({ persona: c.persona, question: c.item, sample: c.sample, correct: c.correct })),
+      spec.personas,
+      ['none', ...spec.groups.neutral],
+    ),
   };
 }
 
