@@ -7,6 +7,10 @@ import { runCommand } from './commands/run.js';
 import { workerCommand } from './commands/worker.js';
 import { statusCommand, resultsCommand } from './commands/results.js';
 import { InputError } from '../experiment/errors.js';
+import { reportCommand } from './commands/report.js';
+import { lsCommand } from './commands/ls.js';
+import { compareCommand } from './commands/compare.js';
+import { toolVersion } from '../report/provenance.js';
 
 // `rolyplay results … | head` closes the pipe early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -18,6 +22,8 @@ const program = new Command()
   .name('rolyplay')
   .description('In-context impersonation experiments (persona × item sweeps) as durable Temporal workflows')
   .showHelpAfterError();
+
+program.version(toolVersion(), '-V, --version', 'print the rolyplaying version');
 
 program
   .command('run')
@@ -51,6 +57,29 @@ program
   .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
   .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
   .action(async (run: string, opts) => resultsCommand(run, opts));
+
+program
+  .command('report')
+  .description('write the run\'s report.html (figures, statistics, provenance) and print its path')
+  .argument('<run>', 'run name (folder under --output) or a run folder')
+  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
+  .action(async (run: string, opts) => reportCommand(run, opts));
+
+program
+  .command('ls')
+  .description('the runs in the output folder: task, model, cells, state')
+  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
+  .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+  .action(async (opts) => lsCommand(opts));
+
+program
+  .command('compare')
+  .description('per-persona differences between two runs (B − A) on the same items, with paired 95 % CIs')
+  .argument('<runA>', 'run name or folder')
+  .argument('<runB>', 'run name or folder')
+  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
+  .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+  .action(async (a: string, b: string, opts) => compareCommand(a, b, opts));
 
 function positiveInt(v: string, flag: string): number {
   const n = Number(v);

@@ -1,6 +1,7 @@
 /** The report page: one self-contained HTML file (inline CSS and SVG, no script, nothing fetched at view time). */
 import type { Interval } from '../stats/intervals.js';
 import type { Provenance } from './provenance.js';
+import { ciText } from '../tasks/mmlu/task.js';
 
 export interface Section {
   id: string;
@@ -17,8 +18,8 @@ export function num(x: number | null | undefined, signed = false, digits = 3): s
   return `${signed && x > 0 ? '+' : ''}${x.toFixed(digits)}`;
 }
 
-export function ci(x: Interval | null | undefined, digits = 3): string {
-  return x ? `[${num(x[0], false, digits)}, ${num(x[1], false, digits)}]` : '–';
+export function ci(x: Interval | null | undefined): string {
+  return ciText(x) ?? '–';
 }
 
 export function pval(p: number): string {

@@ -10,7 +10,7 @@ import { formatTable } from '../table.js';
 import { queryProgress, workflowIdFor } from '../runs.js';
 import { countGames } from '../../store/bandit.js';
 
-function runFolder(run: string, output: string): { dir: string; name: string } {
+export function runFolder(run: string, output: string): { dir: string; name: string } {
   const asPath = resolve(run);
   if (existsSync(storePath(asPath))) return { dir: asPath, name: basename(asPath) };
   const dir = resolve(output, run);
@@ -18,7 +18,7 @@ function runFolder(run: string, output: string): { dir: string; name: string } {
   throw new InputError('run', `no run "${run}" (looked for ${storePath(asPath)} and ${storePath(dir)})`, 'pass the run name and --output base folder, or the run folder');
 }
 
-function loadRun(run: string, output: string): { dir: string; store: ResultStore; rec: RunRecord } {
+export function loadRun(run: string, output: string): { dir: string; store: ResultStore; rec: RunRecord } {
   const { dir, name } = runFolder(run, output);
   const store = openStore(storePath(dir));
   // A run folder holds one run; its name is the folder name unless the folder was renamed.
@@ -27,7 +27,7 @@ function loadRun(run: string, output: string): { dir: string; store: ResultStore
   return { dir, store, rec };
 }
 
-function storedCells(store: ResultStore, rec: RunRecord): number {
+export function storedCells(store: ResultStore, rec: RunRecord): number {
   return rec.task === 'bandit' ? countGames(store, rec.run).games : store.countCells(rec.run);
 }
 

@@ -7,6 +7,7 @@ import { connectCluster } from '../connect.js';
 import { queryProgress, startOrAttach, workflowIdFor } from '../runs.js';
 import { createWorkers, runWorkers } from '../../workers/index.js';
 import { printTable } from '../table.js';
+import { runSummary } from '../summary.js';
 import type { ExperimentResult } from '../../workflows/types.js';
 
 export async function runCommand(configFile: string, overrides: string[], opts: { worker: boolean; headless?: boolean; detach?: boolean }): Promise<void> {
@@ -50,6 +51,7 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     printTable(result.table);
     log(`\n${result.cells} cells (${result.discarded} discarded) of ${result.totalCells}`);
     for (const [what, path] of Object.entries(result.files)) log(`${what}: ${path}`);
+    for (const line of runSummary(spec, result.outDir, result.files)) log(line);
   } finally {
     stopWorkers.abort();
     await workersDone.catch(() => undefined);
