@@ -43,7 +43,7 @@ export async function mmluSections(m: MmluMetrics, neutralPersonas: readonly str
   const accRows = m.per_persona
     .filter((p) => p.accuracy !== null)
     .map((p) => ({ persona: p.persona, accuracy: p.accuracy, lo: p.ci95![0], hi: p.ci95![1], group: group(p.persona), n: p.n }));
-  const personaAxis = { field: 'persona', type: 'nominal', sort: { field: 'accuracy', order: 'descending' }, title: null } as const;
+  const personaAxis = { field: 'persona', type: 'nominal', sort: { field: 'accuracy', order: 'descending' }, title: null, axis: { labelLimit: 320 } } as const;
   const accuracy = await figure(
     'persona-accuracy',
     'Accuracy per persona',
@@ -76,8 +76,8 @@ export async function mmluSections(m: MmluMetrics, neutralPersonas: readonly str
           name: 'cell',
           mark: 'rect',
           encoding: {
-            x: { field: 'subject', type: 'nominal', title: null, axis: { labelAngle: -45 } },
-            y: { field: 'persona', type: 'nominal', title: null, sort: m.personas },
+            x: { field: 'subject', type: 'nominal', title: null, axis: { labelAngle: -45, labelLimit: 320 } },
+            y: { field: 'persona', type: 'nominal', title: null, sort: m.personas, axis: { labelLimit: 320 } },
             color: { field: 'accuracy', type: 'quantitative', scale: { scheme: 'viridis', domain: [0, 1] } },
             tooltip: [{ field: 'persona' }, { field: 'subject' }, { field: 'accuracy', format: '.3f' }, { field: 'n' }],
           },
@@ -100,17 +100,17 @@ export async function mmluSections(m: MmluMetrics, neutralPersonas: readonly str
     })),
   );
   const exColor = { field: 'group', type: 'nominal', scale: { domain: ANALYSIS_GROUPS.map(([, l]) => l), range: ['#d62728', '#ff7f0e', '#9467bd', '#2ca02c'] }, title: null } as const;
-  const xCat = { field: 'category', type: 'nominal', title: null, sort: cats.map((c) => c.category), axis: { labelAngle: 0, labelLimit: 140 } } as const;
+  const xCat = { field: 'category', type: 'nominal', title: null, sort: cats.map((c) => c.category), axis: { labelAngle: 0, labelLimit: 220 } } as const;
   const expert = await figure(
     'expert-analysis',
     'Expert analysis per MMLU category',
-    'Per category, the mean over its subjects of the task expert, the mean of the domain experts (experts of the same category\'s other subjects), of the non-domain experts and of the neutral personas, with Student-t 95 % intervals over subjects (none with one subject). The dashed line is random (25 %).',
+    'Per category, the mean over its subjects of the task expert, the mean of the domain experts (experts of the same category\'s other subjects), of the non-domain experts and of the neutral personas, with Student-t 95 % intervals over subjects (none with one subject; drawn clipped to [0, 1], the table gives them whole). The dashed line is random (25 %).',
     {
       width: Math.max(200, 170 * cats.length),
       height: 240,
       data: { values: exRows },
       layer: [
-        { name: 'group_ci', transform: [{ filter: 'datum.lo != null' }], mark: { type: 'rule', strokeWidth: 2 }, encoding: { x: xCat, xOffset: { field: 'group', sort: ANALYSIS_GROUPS.map(([, l]) => l) }, y: { field: 'lo', type: 'quantitative', title: 'mean accuracy over subjects', scale: { domain: [0, 1] } }, y2: { field: 'hi' }, color: exColor } },
+        { name: 'group_ci', transform: [{ filter: 'datum.lo != null' }], mark: { type: 'rule', strokeWidth: 2 }, encoding: { x: xCat, xOffset: { field: 'group', sort: ANALYSIS_GROUPS.map(([, l]) => l) }, y: { field: 'lo', type: 'quantitative', title: 'mean accuracy over subjects', scale: { domain: [0, 1], clamp: true } }, y2: { field: 'hi' }, color: exColor } },
         { name: 'group_mean', mark: { type: 'point', filled: true, size: 60 }, encoding: { x: xCat, xOffset: { field: 'group', sort: ANALYSIS_GROUPS.map(([, l]) => l) }, y: { field: 'mean', type: 'quantitative' }, color: exColor, tooltip: [{ field: 'category' }, { field: 'group' }, { field: 'mean', format: '.3f' }, { field: 'subjects' }] } },
         { name: 'random', data: { values: [{ y: RANDOM_BASELINE }] }, mark: { type: 'rule', strokeDash: [4, 4], color: '#555' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
       ],
@@ -130,7 +130,7 @@ export async function mmluSections(m: MmluMetrics, neutralPersonas: readonly str
   }));
   const figures = [accuracy, heatmap, expert];
   if (dRows.length > 0) {
-    const yP = { field: 'persona', type: 'nominal', sort: { field: 'diff', order: 'descending' }, title: null } as const;
+    const yP = { field: 'persona', type: 'nominal', sort: { field: 'diff', order: 'descending' }, title: null, axis: { labelLimit: 320 } } as const;
     const sig = { field: 'significance', type: 'nominal', scale: { domain: ['Holm p < 0.05', 'not significant'], range: ['#d62728', '#888'] }, title: null } as const;
     figures.push(
       await figure(
