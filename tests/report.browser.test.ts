@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { parse } from 'csv-parse/sync';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -43,12 +44,15 @@ let browser: Browser;
 const out = tmpDir('rolyplay-report-');
 let mmlu: { code: number | null; stdout: string; stderr: string };
 let bandit: { code: number | null; stdout: string; stderr: string };
+let chat: { code: number | null; stdout: string; stderr: string };
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium), as .ci/run does`);
   mkdirSync(SHOTS, { recursive: true });
-  [mmlu, bandit] = await Promise.all([
+  [mmlu, chat, bandit] = await Promise.all([
     runCli(['run', join(PACKAGE_ROOT, 'configs', 'mmlu-demo.yaml'), '--headless', `output.dir=${out}`, `data.limit=${MMLU_LIMIT}`], out),
+    // The same questions in the llama-3 chat format, for `compare`.
+    runCli(['run', join(PACKAGE_ROOT, 'configs', 'mmlu-demo.yaml'), '--headless', `output.dir=${out}`, `data.limit=${MMLU_LIMIT}`, 'name=mmlu-chat', 'format=llama3_chat'], out),
     runCli(['run', join(PACKAGE_ROOT, 'configs', 'bandit-demo.yaml'), '--headless', `output.dir=${out}`, `games=${BANDIT_GAMES}`], out),
   ]);
   browser = await chromium.launch({
@@ -87,7 +91,7 @@ describe('the demo reports in Chromium', () => {
   it('MMLU: every figure with one mark per persona and per persona × subject, no error, no network', async () => {
     expect(mmlu.code, mmlu.stderr).toBe(0);
     const runDir = join(out, 'mmlu-demo');
-    expect(mmlu.stderr).toContain(`report: ${join(runDir, 'report.html')}`);
+    expect(mmlu.stderr, mmlu.stderr).toContain(`report: ${join(runDir, 'report.html')}`);
     expect(mmlu.stderr).toContain('WARNING: This model has random weights');
     expect(mmlu.stderr).toMatch(/expert analysis over 3 subjects: task expert/);
     const personas = personasOf(runDir);
@@ -122,7 +126,7 @@ describe('the demo reports in Chromium', () => {
   it('bandit: regret, accuracy and the three probit coefficients per age with their trends, no error, no network', async () => {
     expect(bandit.code, bandit.stderr).toBe(0);
     const runDir = join(out, 'bandit-demo');
-    expect(bandit.stderr).toContain(`report: ${join(runDir, 'report.html')}`);
+    expect(bandit.stderr, bandit.stderr).toContain(`report: ${join(runDir, 'report.html')}`);
     expect(bandit.stderr).toMatch(/regret over age: slope [+-]\d/);
     const ages = personasOf(runDir).filter((p) => /^\d+ years? old$/.test(p)).length;
     expect(ages).toBe(31);
@@ -141,5 +145,69 @@ describe('the demo reports in Chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'bandit-report.png'), fullPage: true });
     await page.locator('#probit').screenshot({ path: join(SHOTS, 'bandit-probit.png') });
     await page.close();
+  });
+});
+
+describe('rolyplay ls, report, compare, --version on the demo runs', () => {
+  it('ls lists the three runs with task, model, cells and state', async () => {
+    const r = await runCli(['ls', '--output', out, '--format', 'json'], out);
+    expect(r.code, r.stderr).toBe(0);
+    const runs = JSON.parse(r.stdout) as { run: string; task: string; model: string; cells: number; total: number; state: string; report: string | null }[];
+    expect(runs.map((x) => x.run)).toEqual(['bandit-demo', 'mmlu-chat', 'mmlu-demo']);
+    for (const x of runs) {
+      expect(x).toMatchObject({ model: 'onnx:tiny-random-llama', state: 'finished' });
+      expect(x.cells).toBe(x.total);
+      expect(x.report).toBe(join(out, x.run, 'report.html'));
+    }
+    expect(runs[0]).toMatchObject({ task: 'bandit', total: 32 * BANDIT_GAMES });
+    const table = await runCli(['ls', '--output', out], out);
+    expect(table.stdout).toMatch(/mmlu-demo\s*│\s*mmlu\s*│\s*onnx:tiny-random-llama\s*│\s*\d+\/\d+\s*│\s*finished/);
+  });
+
+  it('compare gives B − A per persona, equal to the two runs\' own accuracies on the same questions', async () => {
+    expect(chat.code, chat.stderr).toBe(0);
+    const r = await runCli(['compare', 'mmlu-demo', 'mmlu-chat', '--output', out, '--format', 'json'], out);
+    expect(r.code, r.stderr).toBe(0);
+    const c = JSON.parse(r.stdout) as { a: string; b: string; rows: { persona: string; n: number; diff: number; ci95: [number, number] | null; p_holm: number }[] };
+    // Independently: per persona accuracy from each run's results.csv.
+    const acc = (run: string) => {
+      const rows = parse(readFileSync(join(out, run, 'results.csv'), 'utf8'), { columns: true }) as { persona: string; correct: string }[];
+      const by = new Map<string, number[]>();
+      for (const row of rows) by.set(row.persona, [...(by.get(row.persona) ?? []), Number(row.correct)]);
+      return new Map([...by].map(([p, xs]) => [p, xs.reduce((s, x) => s + x, 0) / xs.length]));
+    };
+    const a = acc('mmlu-demo');
+    const b = acc('mmlu-chat');
+    expect(c.rows).toHaveLength(a.size);
+    for (const row of c.rows) {
+      expect(row.n).toBe(3 * MMLU_LIMIT);
+      expect(row.diff).toBeCloseTo(b.get(row.persona)! - a.get(row.persona)!, 12);
+      expect(row.ci95![0]).toBeLessThanOrEqual(row.diff + 1e-12);
+      expect(row.ci95![1]).toBeGreaterThanOrEqual(row.diff - 1e-12);
+    }
+    const table = await runCli(['compare', 'mmlu-demo', 'mmlu-chat', '--output', out], out);
+    expect(table.stdout).toContain('A = mmlu-demo, B = mmlu-chat');
+  });
+
+  it('report rewrites report.html and prints its path; bad runs are clear errors', async () => {
+    const r = await runCli(['report', 'bandit-demo', '--output', out], out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(join(out, 'bandit-demo', 'report.html'));
+    expect(existsSync(join(out, 'bandit-demo', 'provenance.json'))).toBe(true);
+    const missing = await runCli(['report', 'no-such-run', '--output', out], out);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(join(out, 'no-such-run', 'results.sqlite'));
+    expect(missing.stderr).toContain('Fix: ');
+    const mixed = await runCli(['compare', 'mmlu-demo', 'bandit-demo', '--output', out], out);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toContain('compare two runs of the same task');
+    const noDir = await runCli(['ls', '--output', join(out, 'nothing-here')], out);
+    expect(noDir.code).toBe(2);
+    expect(noDir.stderr).toContain(join(out, 'nothing-here'));
+  });
+
+  it('--version prints the package version', async () => {
+    const r = await runCli(['--version'], out);
+    expect(r.stdout.trim()).toBe((JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version);
   });
 });
