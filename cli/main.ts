@@ -10,6 +10,7 @@ import { InputError } from '../experiment/errors.js';
 import { reportCommand } from './commands/report.js';
 import { lsCommand } from './commands/ls.js';
 import { compareCommand } from './commands/compare.js';
+import { uiCommand } from './commands/ui.js';
 import { toolVersion } from '../report/provenance.js';
 
 // `rolyplay results … | head` closes the pipe early: that is the reader's choice, not an error.
@@ -80,6 +81,14 @@ program
   .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
   .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
   .action(async (a: string, b: string, opts) => compareCommand(a, b, opts));
+
+program
+  .command('ui')
+  .description('serve the Temporal web UI over a finished local run\'s history (its temporal.db), until Ctrl-C')
+  .argument('<run>', 'run name (folder under --output) or a run folder')
+  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
+  .option('--port <n>', 'web UI port (default: a free one)', (v) => positiveInt(v, '--port'))
+  .action(async (run: string, opts) => uiCommand(run, opts));
 
 function positiveInt(v: string, flag: string): number {
   const n = Number(v);

@@ -211,3 +211,35 @@ describe('rolyplay ls, report, compare, --version on the demo runs', () => {
     expect(r.stdout.trim()).toBe((JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version);
   });
 });
+
+describe('rolyplay ui', () => {
+  it('serves the web UI over a finished run\'s db: its workflow page shows the run completed', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_CLI: inject('temporalCli') };
+    delete env.TEMPORAL_ADDRESS;
+    const child = spawn(process.execPath, [CLI, 'ui', 'mmlu-demo', '--output', out], { cwd: out, env });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let stdout = '';
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        child.stdout.on('data', (d) => {
+          stdout += d;
+          const m = /web UI: (http\S+)/.exec(stdout);
+          if (m) resolve(m[1]!);
+        });
+        void exited.then((code) => reject(new Error(`ui exited (${code}) before serving: ${stderr}`)));
+      });
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/rolyplay-mmlu-demo$/);
+      const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+      await page.goto(url);
+      await page.getByText('rolyplay-mmlu-demo').first().waitFor({ timeout: 60_000 });
+      await page.getByText(/^\s*Completed\s*$/i).first().waitFor({ timeout: 60_000 });
+      await page.screenshot({ path: join(SHOTS, 'ui-finished-run.png') });
+      await page.close();
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+  });
+});
