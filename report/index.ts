@@ -35,7 +35,7 @@ export async function renderReport(spec: ExperimentSpec, metrics: MmluMetrics | 
   if (metrics.task === 'mmlu') {
     const m = metrics;
     if (totalCells !== undefined && m.cells < totalCells) warnings.push(`The run is not finished: ${m.cells} of ${totalCells} cells are scored.`);
-    if (m.discarded > 0) warnings.push(`${m.discarded} answers were discarded (no valid letter after the retries); accuracies are over the scored items.`);
+    if (m.discarded > 0) warnings.push(`${m.discarded} answer${m.discarded === 1 ? ' was' : 's were'} discarded (no valid letter after the retries); accuracies are over the scored items.`);
     body = await mmluSections(m, spec.task === 'mmlu' ? spec.groups.neutral : []);
     subtitle = `MMLU · ${m.model} · ${m.personas.length} personas × ${m.subjects.length} subjects (${m.split}) · ${m.cells} cells · template ${m.template}, format ${m.format}, scoring ${m.scoring}`;
   } else {

@@ -48,6 +48,15 @@ describe('MMLU report page', () => {
     expect(html).toContain('90.0 s');
   });
 
+  it('says when the run is not finished and when answers were discarded', async () => {
+    const prov = await collectProvenance(spec, { started: null, finished: null });
+    const partial = mmluMetrics(spec as never, [...cells.slice(1), { ...cells[0]!, correct: null, discarded: true, prediction: null }]);
+    const { html } = await renderReport(spec, partial, prov, cells.length + 10);
+    expect(html).toContain(`The run is not finished: ${cells.length} of ${cells.length + 10} cells are scored.`);
+    expect(html).toContain('1 answer was discarded');
+    expect((await renderReport(spec, metrics, prov, cells.length)).html).not.toContain('not finished');
+  });
+
   it('warns about random weights only for a random-weight model', () => {
     expect(hasRandomWeights(spec)).toBe(true);
     expect(hasRandomWeights({ model: { backend: 'onnx', path: '/m/Llama-3.2-1B-Instruct' } } as never)).toBe(false);
