@@ -14,7 +14,7 @@ import { resolveConfig, modelLabel, BUILTIN_CONFIGS, type ExperimentSpec } from 
 import { openStore, storePath } from '../store/results.js';
 import { BatchFailure } from '../tasks/batch.js';
 import { taskFor } from '../tasks/registry.js';
-import { writeRunReport } from '../report/index.js';
+import { writeRunReportOrError } from '../report/index.js';
 import type { BatchRef, ExperimentPlan, ExperimentResult, ShardPlan } from '../workflows/types.js';
 
 export interface ActivityDeps {
@@ -115,7 +115,7 @@ export function createActivities(deps: ActivityDeps) {
         if (!rec) throw new InputError('run', `run ${input.run} not found in ${input.storePath}`, 'plan the run first');
         const spec = rec.spec as ExperimentSpec;
         const report = taskFor(spec).report(spec, store);
-        const page = await writeRunReport(spec, store, rec.totalCells); // report.html + provenance.json
+        const page = await writeRunReportOrError(spec, store, rec.totalCells); // report.html + provenance.json
         return {
           run: spec.run,
           task: spec.task,

@@ -57,3 +57,15 @@ export async function writeRunReport(spec: ExperimentSpec, store: ResultStore, t
   writeFileAtomic(reportHtml, html);
   return { reportHtml, provenanceJson };
 }
+
+/**
+ * The end-of-run hook: as writeRunReport, but a failure to write the report never fails the run's reduce (which
+ * would retry forever on a deterministic error); it comes back as `reportError`, which the CLI prints.
+ */
+export async function writeRunReportOrError(spec: ExperimentSpec, store: ResultStore, totalCells?: number): Promise<Record<string, string>> {
+  try {
+    return await writeRunReport(spec, store, totalCells);
+  } catch (err) {
+    return { reportError: `report.html not written: ${(err as Error).message} (retry with \`rolyplay report ${spec.run}\`)` };
+  }
+}

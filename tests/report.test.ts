@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT, type ExperimentSpec } from '../experiment/load.js';
 import { mmluMetrics } from '../tasks/mmlu/report.js';
 import { collectProvenance, hasRandomWeights } from '../report/provenance.js';
-import { renderReport, RANDOM_WEIGHTS_WARNING } from '../report/index.js';
+import { renderReport, RANDOM_WEIGHTS_WARNING, writeRunReportOrError } from '../report/index.js';
+import { openStore } from '../store/results.js';
+import { tmpDir } from './support/harness.js';
 import { compareBanditRuns, compareMmluRuns } from '../report/compare.js';
 import { fakeCell, fakeSpec } from './support/mmluFakes.js';
 
@@ -114,5 +116,17 @@ describe('compare two runs', () => {
     expect(row).toMatchObject({ n: 2, a: 4, b: 2, diff: -2 });
     expect(row!.ci95![0]).toBeLessThanOrEqual(-2);
     expect(row!.ci95![1]).toBeGreaterThanOrEqual(-2);
+  });
+});
+
+describe('the end-of-run hook', () => {
+  it('returns a failure to write the report as reportError instead of throwing', async () => {
+    const dir = tmpDir();
+    const store = openStore(join(dir, 'results.sqlite'));
+    // No metrics.json in the folder: the report cannot be written.
+    const spec = { ...fakeSpec(['none'], ['anatomy']), outDir: dir } as unknown as ExperimentSpec;
+    const files = await writeRunReportOrError(spec, store);
+    expect(files.reportError).toContain(join(dir, 'metrics.json'));
+    expect(files.reportHtml).toBeUndefined();
   });
 });
