@@ -11,14 +11,16 @@ import { BackendRegistry } from '../backends/registry.js';
 import { BackendError } from '../backends/types.js';
 import { InputError } from '../experiment/errors.js';
 import { resolveConfig, modelLabel, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
-import { openStore, storePath } from '../store/results.js';
+import { SqliteStores, type ResultStore, type StoreResolver } from '../store/results.js';
 import { BatchFailure } from '../tasks/batch.js';
 import { taskFor } from '../tasks/registry.js';
 import { writeRunReportOrError } from '../report/index.js';
-import type { BatchRef, ExperimentPlan, ExperimentResult, ShardPlan } from '../workflows/types.js';
+import type { BatchRef, ExperimentPlan, ExperimentResult, RunRef, ShardPlan } from '../workflows/types.js';
 
 export interface ActivityDeps {
   backends: BackendRegistry;
+  /** The result stores (the worker's environment chose them: `storesFromEnv`); default SQLite in each run folder. */
+  stores?: StoreResolver;
   /** Where persona sets and templates are looked up by name. */
   configsDir?: string;
   /** How often a running batch heartbeats even between questions (a slow model must not look dead). */
@@ -26,20 +28,27 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const specs = new Map<string, ExperimentSpec>();
-  const specFor = (ref: { run: string; storePath: string; specHash: string }): ExperimentSpec => {
-    const key = `${ref.storePath}\u0000${ref.run}`;
-    let spec = specs.get(key);
-    if (!spec || spec.specHash !== ref.specHash) {
-      const rec = openStore(ref.storePath).getRun(ref.run);
-      if (!rec) throw new InputError('run', `run ${ref.run} is not planned in ${ref.storePath}`, 'start the run through experimentWorkflow');
-      if (rec.specHash !== ref.specHash) {
-        throw new InputError('run', `run ${ref.run} in ${ref.storePath} was planned with another config`, 'give this experiment another name (config `name` or name=...)');
+  const stores = deps.stores ?? new SqliteStores();
+  const legacy = new SqliteStores();
+  /** A run's store: the legacy file its plan named, else the one the worker chose. */
+  const storeOf = (ref: RunRef): Promise<ResultStore> =>
+    ref.storePath ? Promise.resolve(legacy.file(ref.storePath)) : stores.forRun({ run: ref.run, outDir: ref.outDir });
+  const specs = new Map<string, { spec: ExperimentSpec; totalCells: number }>();
+  const runOf = async (ref: RunRef): Promise<{ spec: ExperimentSpec; totalCells: number; store: ResultStore }> => {
+    const store = await storeOf(ref);
+    const key = `${store.label}\u0000${ref.run}`;
+    let got = specs.get(key);
+    // Reduce inputs scheduled by older code name no specHash: their run is the one in the file.
+    if (!got || (ref.specHash !== undefined && got.spec.specHash !== ref.specHash)) {
+      const rec = await store.getRun(ref.run);
+      if (!rec) throw new InputError('run', `run ${ref.run} is not planned in ${store.label}`, 'start the run through experimentWorkflow (and give every worker the same ROLYPLAY_STORE)');
+      if (ref.specHash !== undefined && rec.specHash !== ref.specHash) {
+        throw new InputError('run', `run ${ref.run} in ${store.label} was planned with another config`, 'give this experiment another name (config `name` or name=...)');
       }
-      spec = rec.spec as ExperimentSpec;
-      specs.set(key, spec);
+      got = { spec: rec.spec as ExperimentSpec, totalCells: rec.totalCells };
+      specs.set(key, got);
     }
-    return spec;
+    return { ...got, store };
   };
 
   return {
@@ -49,22 +58,21 @@ export function createActivities(deps: ActivityDeps) {
         const baseDir = input.baseDir && isAbsolute(input.baseDir) ? input.baseDir : resolve(input.baseDir ?? process.cwd());
         const spec = resolveConfig(input.config, input.overrides, { baseDir, configsDir: deps.configsDir ?? BUILTIN_CONFIGS });
         await deps.backends.preflight(spec.model, spec.format);
-        const path = storePath(spec.outDir);
-        const store = openStore(path);
-        const existing = store.getRun(spec.run);
+        const store = await stores.forRun({ run: spec.run, outDir: spec.outDir });
+        const existing = await store.getRun(spec.run);
         if (existing && existing.specHash !== spec.specHash) {
-          throw new InputError('name', `a run named ${spec.run} already exists in ${spec.outDir} with a different config`, 'choose another name (config `name` or name=...) or delete that folder');
+          throw new InputError('name', `a run named ${spec.run} already exists in ${store.label} with a different config`, 'choose another name (config `name` or name=...) or delete that run');
         }
         const shards = planShards(spec);
         const totalCells = shards.reduce((a, s) => a + s.cells, 0);
-        store.saveRun({ run: spec.run, task: spec.task, specHash: spec.specHash, spec, totalCells });
+        await store.saveRun({ run: spec.run, task: spec.task, specHash: spec.specHash, spec, totalCells });
         return {
           run: spec.run,
           task: spec.task,
           model: modelLabel(spec),
           specHash: spec.specHash,
           outDir: spec.outDir,
-          storePath: path,
+          storeLabel: store.label,
           totalCells,
           taskQueue: spec.execution.taskQueue,
           shardsInFlight: spec.execution.shardsInFlight,
@@ -78,7 +86,7 @@ export function createActivities(deps: ActivityDeps) {
     /** Run one batch (units × all personas); resumes from the last heartbeat and skips what is stored. */
     async runBatch(ref: BatchRef): Promise<{ cells: number; discarded: number }> {
       return asTemporalFailure(async () => {
-        const spec = specFor(ref);
+        const { spec, store } = await runOf(ref);
         const backend = await deps.backends.get(spec.model, spec.format);
         const ctx = Context.current();
         // Each queued model request listens on the cancellation signal: a batch has many.
@@ -90,7 +98,7 @@ export function createActivities(deps: ActivityDeps) {
             {
               spec,
               backend,
-              store: openStore(ref.storePath),
+              store,
               signal: ctx.cancellationSignal,
               resume: last,
               onProgress: (p) => {
@@ -107,20 +115,21 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Re-read the store and write the run's files (idempotent). */
-    async reduceExperiment(input: { run: string; storePath: string; outDir: string }): Promise<ExperimentResult> {
+    /**
+     * Re-read the store and write the run's files (idempotent). With a shared store (PostgreSQL) the run folder may
+     * be on no machine of the cluster: the files are left to whoever reads the result (`rolyplay run`/`results`).
+     */
+    async reduceExperiment(ref: RunRef): Promise<ExperimentResult> {
       return asTemporalFailure(async () => {
-        const store = openStore(input.storePath);
-        const rec = store.getRun(input.run);
-        if (!rec) throw new InputError('run', `run ${input.run} not found in ${input.storePath}`, 'plan the run first');
-        const spec = rec.spec as ExperimentSpec;
-        const report = taskFor(spec).report(spec, store);
-        const page = await writeRunReportOrError(spec, store, rec.totalCells); // report.html + provenance.json
+        const { spec, totalCells, store } = await runOf(ref);
+        const report = await taskFor(spec).report(spec, store, store.shared ? null : spec.outDir);
+        // report.html + provenance.json beside the files (a shared store leaves them to whoever reads the result)
+        const page = store.shared ? {} : await writeRunReportOrError(spec, store, spec.outDir, totalCells);
         return {
           run: spec.run,
           task: spec.task,
           outDir: spec.outDir,
-          totalCells: rec.totalCells,
+          totalCells,
           cells: report.cells,
           discarded: report.discarded,
           files: { ...report.files, ...page },

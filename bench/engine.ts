@@ -1,9 +1,10 @@
 /**
- * Engine overhead: the same MMLU workload (personas × questions, instant backend) once as a plain in-process loop
- * over the batches and once through Temporal (dev server, workflow, shard children, batch activities, reduce).
- * Reports cells/s of both and their ratio.
+ * Engine overhead: the same MMLU workload (personas × questions, instant backend) as a plain in-process loop over
+ * the batches, then through Temporal (dev server, workflow, shard children, batch activities, reduce) once with the
+ * SQLite store and once with the PostgreSQL store (a throwaway cluster, or $ROLYPLAY_BENCH_STORE). Reports cells/s
+ * of each and the ratios temporal/plain and postgres/sqlite.
  *
- *   node dist/bench/engine.js [--subjects 57] [--questions 256] [--batch 128]
+ *   node dist/bench/engine.js [--subjects 57] [--questions 256] [--batch 128] [--no-postgres]
  */
 import { join } from 'node:path';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,7 +15,8 @@ import { NativeConnection } from '@temporalio/worker';
 import { BackendRegistry } from '../backends/registry.js';
 import { resolveConfig, PACKAGE_ROOT, type MmluSpec } from '../experiment/load.js';
 import { planShards } from '../activities/index.js';
-import { ResultStore, storePath, closeAllStores } from '../store/results.js';
+import { PostgresStores, SqliteStore, SqliteStores, sqlitePath, type StoreResolver } from '../store/results.js';
+import { startThrowawayPostgres } from '../server/postgres.js';
 import { mmluTask } from '../tasks/mmlu/task.js';
 import { MMLU_SUBJECTS } from '../tasks/mmlu/categories.js';
 import { startDevServer } from '../server/devServer.js';
@@ -36,7 +38,12 @@ export interface EngineBenchResult {
   cells: number;
   plainCellsPerSec: number;
   temporalCellsPerSec: number;
+  /** Temporal (SQLite store) over the plain loop. */
   ratio: number;
+  /** Through Temporal with the PostgreSQL store (undefined with postgres: false). */
+  postgresCellsPerSec?: number;
+  /** PostgreSQL store over SQLite store, both through Temporal. */
+  postgresRatio?: number;
   questionsPerBatch: number;
 }
 
@@ -53,68 +60,79 @@ function config(outDir: string, name: string, subjects: string[], questions: num
   };
 }
 
-export async function engineBench(opts: { subjects: number; questions: number; batch: number }): Promise<EngineBenchResult> {
+export async function engineBench(opts: { subjects: number; questions: number; batch: number; postgres?: boolean }): Promise<EngineBenchResult> {
   const subjects = MMLU_SUBJECTS.slice(0, opts.subjects);
   const dir = mkdtempSync(join(tmpdir(), 'rolyplay-bench-'));
   const backend = new InstantBackend();
+  const pgUrl = opts.postgres === false ? undefined : process.env.ROLYPLAY_BENCH_STORE;
+  const pgServer = opts.postgres === false || pgUrl ? undefined : await startThrowawayPostgres({ durable: true });
   try {
     // 1. Plain loop: plan, every batch in order, reduce.
-    const spec = resolveConfig(config(join(dir, "plain"), "plain", subjects, opts.questions, opts.batch, "bench")) as MmluSpec;
+    const spec = resolveConfig(config(join(dir, 'plain'), 'plain', subjects, opts.questions, opts.batch, 'bench')) as MmluSpec;
     const t0 = performance.now();
-    const store = new ResultStore(storePath(spec.outDir));
+    const store = new SqliteStore(sqlitePath(spec.outDir));
     const shards = planShards(spec);
     const total = shards.reduce((a, s) => a + s.cells, 0);
-    store.saveRun({ run: spec.run, task: spec.task, specHash: spec.specHash, spec, totalCells: total });
+    await store.saveRun({ run: spec.run, task: spec.task, specHash: spec.specHash, spec, totalCells: total });
     for (const shard of shards) for (const b of shard.batches) await mmluTask.runBatch({ spec, backend, store }, b);
-    mmluTask.report(spec, store);
+    await mmluTask.report(spec, store, spec.outDir);
     const plainSec = (performance.now() - t0) / 1000;
-    store.close();
+    await store.close();
 
-    // 2. Through Temporal, on a local dev server with an in-process worker.
-    const server = await startDevServer({ dbFile: join(dir, 'temporal.db'), headless: true });
+    // 2. Through Temporal, each store on a fresh local dev server (so neither inherits the other's history) with an
+    //    in-process worker: SQLite, then PostgreSQL.
     installRuntime();
-    const nc = await NativeConnection.connect({ address: server.address });
-    const connection = await Connection.connect({ address: server.address });
     const backends = new BackendRegistry({ factory: async () => backend });
-    const { workers } = await createWorkers({ connection: nc, taskQueues: ['bench'], backends });
-    const worker = workers[0]!;
-    const running = worker.run();
-    try {
+    const throughTemporal = async (name: string, stores: StoreResolver): Promise<number> => {
+      const server = await startDevServer({ dbFile: join(dir, `temporal-${name}.db`), headless: true });
+      const nc = await NativeConnection.connect({ address: server.address });
+      const connection = await Connection.connect({ address: server.address });
       const client = new Client({ connection });
-      const cpu0 = process.cpuUsage();
-      const srv0 = serverCpuMs(server.process.pid);
-      const t1 = performance.now();
-      const result = await client.workflow.execute(experimentWorkflow, {
-        taskQueue: 'bench',
-        workflowId: 'bench-temporal',
-        args: [{ config: config(join(dir, 'temporal'), 'temporal', subjects, opts.questions, opts.batch, 'bench') }],
-      });
-      const temporalSec = (performance.now() - t1) / 1000;
-      const cpu = process.cpuUsage(cpu0);
-      if (process.env.BENCH_DEBUG) console.error({ temporalSec, workerCpuSec: (cpu.user + cpu.system) / 1e6, serverCpuSec: (serverCpuMs(server.process.pid) - srv0) / 1000 });
-      if (result.cells !== total) throw new Error(`temporal run stored ${result.cells} cells, expected ${total}`);
-      return {
-        cells: total,
-        plainCellsPerSec: total / plainSec,
-        temporalCellsPerSec: total / temporalSec,
-        ratio: plainSec / temporalSec,
-        questionsPerBatch: opts.batch,
-      };
-    } finally {
-      worker.shutdown();
-      await running;
-      await nc.close();
-      await connection.close();
-      await server.stop();
-      closeAllStores();
-    }
+      const { workers } = await createWorkers({ connection: nc, taskQueues: ['bench'], backends, stores });
+      const worker = workers[0]!;
+      const running = worker.run();
+      try {
+        const cpu0 = process.cpuUsage();
+        const srv0 = serverCpuMs(server.process.pid);
+        const t1 = performance.now();
+        const result = await client.workflow.execute(experimentWorkflow, {
+          taskQueue: 'bench',
+          workflowId: `bench-${name}`,
+          args: [{ config: config(join(dir, name), name, subjects, opts.questions, opts.batch, 'bench') }],
+        });
+        const sec = (performance.now() - t1) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        if (process.env.BENCH_DEBUG) console.error({ name, sec, workerCpuSec: (cpu.user + cpu.system) / 1e6, serverCpuSec: (serverCpuMs(server.process.pid) - srv0) / 1000 });
+        if (result.cells !== total) throw new Error(`${name} run stored ${result.cells} cells, expected ${total}`);
+        return sec;
+      } finally {
+        worker.shutdown();
+        await running;
+        await stores.close();
+        await nc.close();
+        await connection.close();
+        await server.stop();
+      }
+    };
+    const sqliteSec = await throughTemporal('sqlite', new SqliteStores());
+    const url = pgUrl ?? pgServer?.url;
+    const pgSec = url ? await throughTemporal('postgres', await PostgresStores.open(url)) : undefined;
+    return {
+      cells: total,
+      plainCellsPerSec: total / plainSec,
+      temporalCellsPerSec: total / sqliteSec,
+      ratio: plainSec / sqliteSec,
+      ...(pgSec === undefined ? {} : { postgresCellsPerSec: total / pgSec, postgresRatio: sqliteSec / pgSec }),
+      questionsPerBatch: opts.batch,
+    };
   } finally {
+    await pgServer?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { subjects: { type: 'string', default: '57' }, questions: { type: 'string', default: '256' }, batch: { type: 'string', default: '128' } } });
-  const r = await engineBench({ subjects: Number(values.subjects), questions: Number(values.questions), batch: Number(values.batch) });
+  const { values } = parseArgs({ options: { subjects: { type: 'string', default: '57' }, questions: { type: 'string', default: '256' }, batch: { type: 'string', default: '128' }, 'no-postgres': { type: 'boolean', default: false } } });
+  const r = await engineBench({ subjects: Number(values.subjects), questions: Number(values.questions), batch: Number(values.batch), postgres: !values['no-postgres'] });
   console.log(JSON.stringify(r, null, 2));
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the engine's overhead (plain loop vs Temporal, instant backend) and local inference speed
+ * `npm run bench`: the engine's overhead (plain loop vs Temporal, instant backend; PostgreSQL vs SQLite store) and local inference speed
  * (one prompt at a time / batched / batched with prefix reuse). Figures, not pass/fail: read them.
  * Each engine figure is the best of BENCH_REPS runs (default 2): on a 2-core machine anything else running
  * (a compiler, another test) lands in one run or the other.
@@ -17,9 +17,11 @@ for (const batch of [16, 128]) {
   for (let i = 0; i < reps; i++) runs.push(await engineBench({ subjects: 57, questions, batch }));
   const plain = Math.max(...runs.map((r) => r.plainCellsPerSec));
   const temporal = Math.max(...runs.map((r) => r.temporalCellsPerSec));
+  const postgres = Math.max(...runs.map((r) => r.postgresCellsPerSec ?? NaN));
   console.log(
-    `questions_per_batch=${batch}: ${runs[0]!.cells} cells; plain ${plain.toFixed(0)} cells/s, temporal ${temporal.toFixed(0)} cells/s, ` +
-      `temporal/plain = ${(temporal / plain).toFixed(3)} (overhead ${((1 - temporal / plain) * 100).toFixed(1)} %)`,
+    `questions_per_batch=${batch}: ${runs[0]!.cells} cells; plain ${plain.toFixed(0)} cells/s, temporal+sqlite ${temporal.toFixed(0)} cells/s, ` +
+      `temporal/plain = ${(temporal / plain).toFixed(3)} (overhead ${((1 - temporal / plain) * 100).toFixed(1)} %); ` +
+      `temporal+postgres ${postgres.toFixed(0)} cells/s, postgres/sqlite = ${(postgres / temporal).toFixed(3)}`,
   );
 }
 

@@ -6,7 +6,7 @@ import type { ExperimentSpec } from '../experiment/load.js';
 import { DEFAULT_TASK_QUEUE, modelLabel } from '../experiment/load.js';
 import { taskFor } from '../tasks/registry.js';
 import { InputError } from '../experiment/errors.js';
-import { openStore, storePath } from '../store/results.js';
+import { sqlitePath, type ResultStore, type StoreResolver } from '../store/results.js';
 import { existsSync } from 'node:fs';
 
 export function workflowIdFor(run: string): string {
@@ -18,14 +18,13 @@ export async function startOrAttach(
   client: Client,
   spec: ExperimentSpec,
   input: ExperimentInput,
+  stores: StoreResolver,
   taskQueue = DEFAULT_TASK_QUEUE,
 ): Promise<{ handle: WorkflowHandle<typeof experimentWorkflow>; attached: boolean }> {
-  const path = storePath(spec.outDir);
-  if (existsSync(path)) {
-    const rec = openStore(path).getRun(spec.run);
-    if (rec && rec.specHash !== spec.specHash) {
-      throw new InputError('name', `run ${spec.run} in ${spec.outDir} was started with a different config`, 'give this experiment another name (name=...) or delete that folder');
-    }
+  const store = await existingStore(stores, spec);
+  const rec = await store?.getRun(spec.run);
+  if (rec && rec.specHash !== spec.specHash) {
+    throw new InputError('name', `run ${spec.run} in ${store?.label} was started with a different config`, 'give this experiment another name (name=...) or delete that run');
   }
   const workflowId = workflowIdFor(spec.run);
   const attached = (await runStatus(client, workflowId)) === 'RUNNING';
@@ -44,6 +43,12 @@ export async function startOrAttach(
     ].join('\n\n'),
   });
   return { handle, attached };
+}
+
+/** The run's store if it exists (a SQLite file is not created just to look). */
+export async function existingStore(stores: StoreResolver, run: { run: string; outDir: string }): Promise<ResultStore | undefined> {
+  if (!stores.shared && !existsSync(sqlitePath(run.outDir))) return undefined;
+  return stores.forRun(run);
 }
 
 /** Status name of the latest execution of a workflow id, or undefined if there is none. */

@@ -49,11 +49,11 @@ export async function renderReport(spec: ExperimentSpec, metrics: MmluMetrics | 
   return { html, figures: body.figures };
 }
 
-/** Write provenance.json and report.html into the run folder; returns their paths. */
-export async function writeRunReport(spec: ExperimentSpec, store: ResultStore, totalCells?: number): Promise<{ reportHtml: string; provenanceJson: string }> {
-  const { file: provenanceJson, provenance } = await writeProvenance(spec, runTimes(store, spec.run, spec.task));
-  const { html } = await renderReport(spec, readMetrics(spec.outDir), provenance, totalCells);
-  const reportHtml = join(spec.outDir, 'report.html');
+/** Write provenance.json and report.html into `outDir` (the run folder, or its preview/); returns their paths. */
+export async function writeRunReport(spec: ExperimentSpec, store: ResultStore, outDir: string, totalCells?: number): Promise<{ reportHtml: string; provenanceJson: string }> {
+  const { file: provenanceJson, provenance } = await writeProvenance(spec, runTimes(store, spec.run, spec.task), outDir);
+  const { html } = await renderReport(spec, readMetrics(outDir), provenance, totalCells);
+  const reportHtml = join(outDir, 'report.html');
   writeFileAtomic(reportHtml, html);
   return { reportHtml, provenanceJson };
 }
@@ -62,9 +62,9 @@ export async function writeRunReport(spec: ExperimentSpec, store: ResultStore, t
  * The end-of-run hook: as writeRunReport, but a failure to write the report never fails the run's reduce (which
  * would retry forever on a deterministic error); it comes back as `reportError`, which the CLI prints.
  */
-export async function writeRunReportOrError(spec: ExperimentSpec, store: ResultStore, totalCells?: number): Promise<Record<string, string>> {
+export async function writeRunReportOrError(spec: ExperimentSpec, store: ResultStore, outDir: string, totalCells?: number): Promise<Record<string, string>> {
   try {
-    return await writeRunReport(spec, store, totalCells);
+    return await writeRunReport(spec, store, outDir, totalCells);
   } catch (err) {
     return { reportError: `report.html not written: ${(err as Error).message} (retry with \`rolyplay report ${spec.run}\`)` };
   }

@@ -147,9 +147,9 @@ export function readProvenance(outDir: string): Provenance | undefined {
   }
 }
 
-export async function writeProvenance(spec: ExperimentSpec, times: RunTimes): Promise<{ file: string; provenance: Provenance }> {
-  const provenance = await collectProvenance(spec, times, readProvenance(spec.outDir));
-  const file = join(spec.outDir, 'provenance.json');
+export async function writeProvenance(spec: ExperimentSpec, times: RunTimes, outDir: string): Promise<{ file: string; provenance: Provenance }> {
+  const provenance = await collectProvenance(spec, times, readProvenance(outDir));
+  const file = join(outDir, 'provenance.json');
   writeFileAtomic(file, JSON.stringify(provenance, null, 2) + '\n');
   return { file, provenance };
 }

@@ -62,7 +62,10 @@ export interface PersonaSummary {
 export interface TaskDefinition<S extends ExperimentSpec> {
   plan(spec: S): PlannedBatch[];
   runBatch(ctx: BatchContext<S>, batch: BatchRange): Promise<BatchOutcome>;
-  report(spec: S, store: ResultStore): TaskReport;
+  /** Read the run's results; write its files into `outDir` (null: compute only, files stay empty). */
+  report(spec: S, store: ResultStore, outDir: string | null): Promise<TaskReport>;
+  /** What is stored so far, in the units of `ExperimentPlan.totalCells` (status, previews). */
+  stored(spec: S, store: ResultStore): Promise<{ cells: number; discarded: number }>;
   /** One line for the web UI's run list. */
   summary(spec: S): string;
   /** Markdown shown at the start of a run in the web UI. */

@@ -16,7 +16,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import proto, { type temporal } from '@temporalio/proto';
 import { loadExperiment, PACKAGE_ROOT, resolveConfig } from '../experiment/load.js';
-import { openStore, storePath } from '../store/results.js';
+import { SqliteStore, collect, sqlitePath } from '../store/results.js';
 import { experimentWorkflow } from '../workflows/index.js';
 import type { ExperimentInput } from '../workflows/types.js';
 import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
@@ -403,7 +403,7 @@ describe('a 401 midway through a run', () => {
       expect(f.ms).toBeLessThan(WORKFLOW_FAIL_MS);
       expect(f.root.type).toBe('ExperimentFailed');
       expect(f.root.message).toContain('HTTP 401');
-      expect(f.root.message).toContain(`Cells already scored are kept in ${storePath(join(outDir, name))}`);
+      expect(f.root.message).toContain(`Cells already scored are kept in ${sqlitePath(join(outDir, name))}`);
       // No retry: exactly the two 401 calls of question 2, and the shard ran batches 0, 1, 2 once each.
       expect(fakeMidway.calls.map((c) => c.status)).toEqual([200, 200, 200, 200, 200, 401, 401]);
       const shard = (await h.client.workflow.getHandle(`${workflowId}/shard-0`).fetchHistory()).events ?? [];
@@ -414,7 +414,9 @@ describe('a 401 midway through a run', () => {
       expect(failed[0]?.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo).toMatchObject({ type: 'BackendRejected', nonRetryable: true });
 
       // The cells of questions 0 and 1 are in the run's results.sqlite.
-      const cells = openStore(storePath(join(outDir, name))).cells(name);
+      const store = new SqliteStore(sqlitePath(join(outDir, name)));
+      const cells = await collect(store.streamCells(name));
+      await store.close();
       expect(cells.map((c) => `${c.item}|${c.persona}`).sort()).toEqual([
         'abstract_algebra/test/0|abstract algebra expert',
         'abstract_algebra/test/0|poet',

@@ -12,7 +12,7 @@ import { PACKAGE_ROOT } from '../experiment/load.js';
 import { startDevServer, freePort } from '../server/devServer.js';
 import { experimentWorkflow } from '../workflows/index.js';
 import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
-import { harness, mmluConfig, tmpDir } from './support/harness.js';
+import { banditConfig, harness, mmluConfig, referenceMetrics, tmpDir } from './support/harness.js';
 import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
 import { comparableMetrics, storedCells } from './support/cells.js';
 import { probitPolicy } from './support/banditPolicy.js';
@@ -41,16 +41,7 @@ function spawnWorker(address: string, taskQueue: string): ChildProcess {
 
 beforeAll(async () => {
   fake = await startFakeOpenAI({ policy: mmluPolicy(questions), apiKey: 'sk-test' });
-  // The uninterrupted reference run.
-  const h = await harness();
-  try {
-    await h.startWorker();
-    const outDir = tmpDir();
-    await h.run({ config: mmluConfig({ baseURL: fake.baseURL, taskQueue: h.taskQueue, outDir, name: 'ref' }) });
-    reference = comparableMetrics(outDir, 'ref');
-  } finally {
-    await h.close();
-  }
+  reference = await referenceMetrics((taskQueue, outDir) => mmluConfig({ baseURL: fake.baseURL, taskQueue, outDir, name: 'ref' }));
 });
 afterAll(async () => fake?.close());
 
@@ -95,16 +86,7 @@ describe('crash recovery', () => {
     const connection = await Connection.connect({ address });
     const client = new Client({ connection });
     const taskQueue = `crash-bandit-${randomUUID()}`;
-    const config = (outDir: string, name: string) => ({
-      name,
-      task: 'bandit',
-      games: 20,
-      seed: 11,
-      personas: [{ name: 'test', personas: ['4 year old', '30 year old'] }],
-      model: { backend: 'openai', model: 'test-model', base_url: fake.baseURL, api_key_env: 'TEST_OPENAI_KEY', concurrency: 4, rpm: 600000, timeout_s: 5 },
-      execution: { games_per_batch: 5, batches_per_shard: 2, heartbeat_s: 3, task_queue: taskQueue },
-      output: { dir: outDir },
-    });
+    const config = (outDir: string, name: string) => banditConfig({ baseURL: fake.baseURL, taskQueue, outDir, name, games: 20, seed: 11 });
     fake.setPolicy(probitPolicy({ V: 0.8, RU: 0.3, VTU: 1.5 }));
     let worker = spawnWorker(address, taskQueue);
     try {

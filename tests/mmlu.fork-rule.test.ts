@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Backend, GenerateRequest } from '../backends/types.js';
 import { resolveConfig, type MmluSpec } from '../experiment/load.js';
-import { ResultStore } from '../store/results.js';
+import { SqliteStore, collect } from '../store/results.js';
 import { mmluTask } from '../tasks/mmlu/task.js';
 import { MMLU_DATA, tmpDir } from './support/harness.js';
 
@@ -37,11 +37,11 @@ describe('generate_fork scoring', () => {
       model: { backend: 'openai', model: 'x' },
       output: { dir: outDir },
     }) as MmluSpec;
-    const store = new ResultStore(join(spec.outDir, 'results.sqlite'));
-    store.saveRun({ run: spec.run, task: 'mmlu', specHash: spec.specHash, spec, totalCells: 12 });
+    const store = new SqliteStore(join(spec.outDir, 'results.sqlite'));
+    await store.saveRun({ run: spec.run, task: 'mmlu', specHash: spec.specHash, spec, totalCells: 12 });
     const r = await mmluTask.runBatch({ spec, backend: scripted, store }, { group: 'abstract_algebra', start: 0, end: 4 });
     expect(r).toEqual({ cells: 12, discarded: 0 });
-    const cells = store.cells(spec.run);
+    const cells = await collect(store.streamCells(spec.run));
     const byPersona = (p: string) => cells.filter((c) => c.persona === p);
     expect(byPersona('abstract algebra expert').every((c) => c.prediction === 1 && c.method === 'generate_fork')).toBe(true);
     expect(byPersona('poet').every((c) => c.prediction === 2 && c.method === 'generate_fork_invalid')).toBe(true);
@@ -49,8 +49,8 @@ describe('generate_fork scoring', () => {
     // Labels of abstract_algebra test 0-3 are B, C, D, B (the CSV's answer column).
     expect(byPersona('abstract algebra expert').map((c) => c.correct)).toEqual([true, false, false, true]);
     expect(byPersona('poet').map((c) => c.correct)).toEqual([false, true, false, false]);
-    const report = mmluTask.report(spec, store);
+    const report = await mmluTask.report(spec, store, spec.outDir);
     expect(report.personas?.find((p) => p.persona === 'poet')).toMatchObject({ n: 4, correct: 1, discarded: 0 });
-    store.close();
+    await store.close();
   });
 });

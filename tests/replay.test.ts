@@ -55,7 +55,7 @@ describe('workflow replay', () => {
 
   it('replays the committed histories', async () => {
     const files = existsSync(DIR) ? readdirSync(DIR).filter((f) => f.endsWith('.json')) : [];
-    expect(files).toEqual(expect.arrayContaining(['v1-experiment.json', 'v1-shard.json', 'v2-experiment.json', 'v2-shard.json']));
+    expect(files).toEqual(expect.arrayContaining(['v1-experiment.json', 'v1-shard.json', 'v2-experiment.json', 'v2-shard.json', 'v3-experiment.json', 'v3-shard.json']));
     const bundle = await workflowBundle();
     for (const f of files) {
       const saved = JSON.parse(readFileSync(join(DIR, f), 'utf8')) as Saved;

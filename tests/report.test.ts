@@ -8,7 +8,7 @@ import { PACKAGE_ROOT, type ExperimentSpec } from '../experiment/load.js';
 import { mmluMetrics } from '../tasks/mmlu/report.js';
 import { collectProvenance, hasRandomWeights } from '../report/provenance.js';
 import { renderReport, RANDOM_WEIGHTS_WARNING, writeRunReportOrError } from '../report/index.js';
-import { openStore } from '../store/results.js';
+import { SqliteStore } from '../store/results.js';
 import { tmpDir } from './support/harness.js';
 import { compareBanditRuns, compareMmluRuns } from '../report/compare.js';
 import { fakeCell, fakeSpec } from './support/mmluFakes.js';
@@ -122,10 +122,10 @@ describe('compare two runs', () => {
 describe('the end-of-run hook', () => {
   it('returns a failure to write the report as reportError instead of throwing', async () => {
     const dir = tmpDir();
-    const store = openStore(join(dir, 'results.sqlite'));
+    const store = new SqliteStore(join(dir, 'results.sqlite'));
     // No metrics.json in the folder: the report cannot be written.
     const spec = { ...fakeSpec(['none'], ['anatomy']), outDir: dir } as unknown as ExperimentSpec;
-    const files = await writeRunReportOrError(spec, store);
+    const files = await writeRunReportOrError(spec, store, dir);
     expect(files.reportError).toContain(join(dir, 'metrics.json'));
     expect(files.reportHtml).toBeUndefined();
   });

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { BackendRegistry } from '../backends/registry.js';
+import { storesFromEnv, type StoreResolver } from '../store/results.js';
 import { PACKAGE_ROOT, DEFAULT_TASK_QUEUE, LOCAL_LLM_TASK_QUEUE } from '../experiment/load.js';
 
 export { DEFAULT_TASK_QUEUE, LOCAL_LLM_TASK_QUEUE };
@@ -69,15 +70,18 @@ export interface WorkerSetup {
   /** Local-model activity slots (one session per process; 1 fits a CPU). */
   localConcurrency?: number;
   backends?: BackendRegistry;
+  /** The result stores; default: what this process's ROLYPLAY_STORE says (checked here, so a bad one fails at start). */
+  stores?: StoreResolver;
   deps?: Partial<ActivityDeps>;
   /** Time in-flight batches get to record progress on shutdown before they are cancelled. */
   shutdownGraceTime?: string;
 }
 
-export async function createWorkers(setup: WorkerSetup): Promise<{ workers: Worker[]; backends: BackendRegistry }> {
+export async function createWorkers(setup: WorkerSetup): Promise<{ workers: Worker[]; backends: BackendRegistry; stores: StoreResolver }> {
   installRuntime();
   const backends = setup.backends ?? new BackendRegistry();
-  const activities = createActivities({ backends, ...setup.deps });
+  const stores = setup.stores ?? (await storesFromEnv());
+  const activities = createActivities({ backends, stores, ...setup.deps });
   const queues = setup.taskQueues ?? [DEFAULT_TASK_QUEUE, LOCAL_LLM_TASK_QUEUE];
   const workers: Worker[] = [];
   for (const taskQueue of queues) {
@@ -94,7 +98,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<{ workers: Work
       }),
     );
   }
-  return { workers, backends };
+  return { workers, backends, stores };
 }
 
 /** Run workers until `signal` aborts (or one fails), then shut all down. */

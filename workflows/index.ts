@@ -127,7 +127,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
             parentId: info.workflowId,
             plan: {
               run: thePlan.run,
-              storePath: thePlan.storePath,
+              ...storeRef(thePlan),
               specHash: thePlan.specHash,
               taskQueue: thePlan.taskQueue,
               batchesInFlight: thePlan.batchesInFlight,
@@ -171,14 +171,14 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   if (failure !== undefined) {
     phase = 'done';
     throw ApplicationFailure.nonRetryable(
-      `experiment ${thePlan.run} stopped: ${messageOf(failure)}. Cells already scored are kept in ${thePlan.storePath}; fix the cause and start the run again to resume.`,
+      `experiment ${thePlan.run} stopped: ${messageOf(failure)}. Cells already scored are kept in ${thePlan.storeLabel ?? thePlan.storePath}; fix the cause and start the run again to resume.`,
       'ExperimentFailed',
     );
   }
 
   phase = 'reducing';
   showProgress(true);
-  const result = await reduceExperiment({ run: thePlan.run, storePath: thePlan.storePath, outDir: thePlan.outDir });
+  const result = await reduceExperiment({ run: thePlan.run, specHash: thePlan.specHash, ...storeRef(thePlan) });
   phase = 'done';
   doneCells = result.cells;
   showProgress(true);
@@ -210,7 +210,7 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
       const b = shard.batches[i] as ShardInput['shard']['batches'][number];
       running.set(
         i,
-        runBatch({ run: plan.run, storePath: plan.storePath, specHash: plan.specHash, group: b.group, start: b.start, end: b.end }).then(
+        runBatch({ run: plan.run, ...storeRef(plan), specHash: plan.specHash, group: b.group, start: b.start, end: b.end }).then(
           (r) => {
             running.delete(i);
             cells += r.cells;
@@ -243,6 +243,14 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
   await Promise.all(signals);
   if (failure !== undefined) throw failure;
   return { cells, discarded };
+}
+
+/**
+ * The run's folder, and for runs planned by older code their SQLite file. Taken from the plan (an activity result in
+ * history), so a replay sends what the original sent; activity and child inputs are not compared on replay.
+ */
+function storeRef(plan: { outDir?: string; storePath?: string }): { outDir: string; storePath?: string } {
+  return { outDir: plan.outDir ?? '', ...(plan.storePath !== undefined ? { storePath: plan.storePath } : {}) };
 }
 
 function pct(a: number, b: number): string {

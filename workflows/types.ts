@@ -25,10 +25,20 @@ export interface ExperimentState {
   discarded: number;
 }
 
-export interface BatchRef {
+/**
+ * Which run's store: the worker picks the store (its ROLYPLAY_STORE, else the SQLite file in `outDir`); inputs
+ * carry no store address. Runs planned by older code carry `storePath` (their SQLite file) and keep using it.
+ */
+export interface RunRef {
   run: string;
-  storePath: string;
   specHash: string;
+  /** The run folder as the planning worker resolved it. */
+  outDir: string;
+  /** Legacy: the SQLite file of runs planned before the worker chose the store. */
+  storePath?: string;
+}
+
+export interface BatchRef extends RunRef {
   /** An MMLU subject, or "games" for the bandit. */
   group: string;
   start: number;
@@ -47,7 +57,10 @@ export interface ExperimentPlan {
   model: string;
   specHash: string;
   outDir: string;
-  storePath: string;
+  /** Legacy (plans made before the worker chose the store): the run's SQLite file. */
+  storePath?: string;
+  /** Where the cells are kept, for messages: a file path, or the database without user and password. */
+  storeLabel?: string;
   totalCells: number;
   taskQueue: string;
   shardsInFlight: number;
@@ -58,7 +71,7 @@ export interface ExperimentPlan {
 
 export interface ShardInput {
   parentId: string;
-  plan: Pick<ExperimentPlan, 'run' | 'storePath' | 'specHash' | 'taskQueue' | 'batchesInFlight' | 'heartbeatTimeoutMs'>;
+  plan: Pick<ExperimentPlan, 'run' | 'specHash' | 'taskQueue' | 'batchesInFlight' | 'heartbeatTimeoutMs'> & Partial<Pick<ExperimentPlan, 'outDir' | 'storePath'>>;
   shard: ShardPlan;
   /** Carried across continue-as-new: batches before this index are done. */
   nextBatch?: number;

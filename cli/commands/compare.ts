@@ -1,34 +1,40 @@
 /** `rolyplay compare <runA> <runB>`: per-persona differences B − A on the same items, with paired CIs. */
 import { InputError } from '../../experiment/errors.js';
-import { loadGames } from '../../store/bandit.js';
+import { loadGames } from '../../tasks/bandit/records.js';
+import { collect } from '../../store/results.js';
 import { gameMetrics } from '../../tasks/bandit/metrics.js';
 import type { Arm } from '../../tasks/bandit/env.js';
 import { compareBanditRuns, compareMmluRuns, type RunComparison } from '../../report/compare.js';
 import { ci, num, pval } from '../../report/html.js';
 import { formatTable } from '../table.js';
-import { loadRun } from './results.js';
+import { withRun } from './results.js';
 
-export function compareRuns(runA: string, runB: string, output: string): { a: string; b: string; comparison: RunComparison } {
-  const A = loadRun(runA, output);
-  const B = loadRun(runB, output);
-  if (A.rec.task !== B.rec.task) {
-    throw new InputError('run', `${A.rec.run} is a ${A.rec.task} run and ${B.rec.run} a ${B.rec.task} run`, 'compare two runs of the same task');
-  }
-  if (A.rec.task === 'mmlu') {
-    const items = (x: typeof A) => x.store.cells(x.rec.run).map((c) => ({ persona: c.persona, item: c.item, sample: c.sample, correct: c.correct }));
-    return { a: A.rec.run, b: B.rec.run, comparison: compareMmluRuns(items(A), items(B)) };
-  }
-  const games = (x: typeof A) =>
-    loadGames(x.store, x.rec.run).map((g) => ({
-      persona: g.persona,
-      game: g.game,
-      regret: g.abandoned ? null : gameMetrics(g.trials.map((t) => (t.action1 ? 0 : 1) as Arm), g.trials.map((t) => t.regret), g.mu1, g.mu2).meanRegret,
-    }));
-  return { a: A.rec.run, b: B.rec.run, comparison: compareBanditRuns(games(A), games(B)) };
+export async function compareRuns(runA: string, runB: string, output: string): Promise<{ a: string; b: string; comparison: RunComparison }> {
+  let result: { a: string; b: string; comparison: RunComparison } | undefined;
+  await withRun(runA, output, async (A) => {
+    await withRun(runB, output, async (B) => {
+      if (A.rec.task !== B.rec.task) {
+        throw new InputError('run', `${A.rec.run} is a ${A.rec.task} run and ${B.rec.run} a ${B.rec.task} run`, 'compare two runs of the same task');
+      }
+      if (A.rec.task === 'mmlu') {
+        const items = async (x: typeof A) => (await collect(x.store.streamCells(x.rec.run))).map((c) => ({ persona: c.persona, item: c.item, sample: c.sample, correct: c.correct }));
+        result = { a: A.rec.run, b: B.rec.run, comparison: compareMmluRuns(await items(A), await items(B)) };
+        return;
+      }
+      const games = async (x: typeof A) =>
+        (await loadGames(x.store, x.rec.run)).map((g) => ({
+          persona: g.persona,
+          game: g.game,
+          regret: g.abandoned ? null : gameMetrics(g.trials.map((t) => (t.action1 ? 0 : 1) as Arm), g.trials.map((t) => t.regret), g.mu1, g.mu2).meanRegret,
+        }));
+      result = { a: A.rec.run, b: B.rec.run, comparison: compareBanditRuns(await games(A), await games(B)) };
+    });
+  });
+  return result!;
 }
 
-export function compareCommand(runA: string, runB: string, opts: { output: string; format: 'table' | 'json' }): void {
-  const { a, b, comparison: c } = compareRuns(runA, runB, opts.output);
+export async function compareCommand(runA: string, runB: string, opts: { output: string; format: 'table' | 'json' }): Promise<void> {
+  const { a, b, comparison: c } = await compareRuns(runA, runB, opts.output);
   if (opts.format === 'json') {
     process.stdout.write(JSON.stringify({ a, b, ...c }, null, 2) + '\n');
     return;

@@ -3,9 +3,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from '../../experiment/errors.js';
 import { modelLabel, type ExperimentSpec } from '../../experiment/load.js';
-import { openStore, storePath } from '../../store/results.js';
+import { SqliteStores, sqlitePath } from '../../store/results.js';
+import { taskFor } from '../../tasks/registry.js';
 import { formatTable } from '../table.js';
-import { storedCells } from './results.js';
 import { runTimes } from '../../report/data.js';
 import type { ReportTable } from '../../tasks/types.js';
 
@@ -21,38 +21,43 @@ export interface RunListing {
   report: string | null;
 }
 
-export function listRuns(output: string): RunListing[] {
+export async function listRuns(output: string): Promise<RunListing[]> {
   const base = resolve(output);
   if (!existsSync(base) || !statSync(base).isDirectory()) {
     throw new InputError('--output', `no output folder ${base}`, 'pass the folder the runs were written to (--output, default runs/), or start a run first');
   }
   const out: RunListing[] = [];
-  for (const name of readdirSync(base).sort()) {
-    const dir = join(base, name);
-    if (!existsSync(storePath(dir))) continue;
-    const store = openStore(storePath(dir));
-    for (const r of store.runNames()) {
-      const rec = store.getRun(r)!;
-      const cells = storedCells(store, rec);
-      const { started } = runTimes(store, r, rec.task);
-      out.push({
-        run: r,
-        folder: dir,
-        task: rec.task,
-        model: modelLabel(rec.spec as ExperimentSpec),
-        cells,
-        total: rec.totalCells,
-        state: cells === 0 ? 'empty' : cells >= rec.totalCells ? 'finished' : 'incomplete',
-        started,
-        report: existsSync(join(dir, 'report.html')) ? join(dir, 'report.html') : null,
-      });
+  const stores = new SqliteStores();
+  try {
+    for (const name of readdirSync(base).sort()) {
+      const dir = join(base, name);
+      if (!existsSync(sqlitePath(dir))) continue;
+      const store = await stores.forRun({ outDir: dir });
+      for (const r of await store.runNames()) {
+        const rec = (await store.getRun(r))!;
+        const spec = rec.spec as ExperimentSpec;
+        const cells = (await taskFor(spec).stored(spec, store)).cells;
+        out.push({
+          run: r,
+          folder: dir,
+          task: rec.task,
+          model: modelLabel(spec),
+          cells,
+          total: rec.totalCells,
+          state: cells === 0 ? 'empty' : cells >= rec.totalCells ? 'finished' : 'incomplete',
+          started: runTimes(store, r, rec.task).started,
+          report: existsSync(join(dir, 'report.html')) ? join(dir, 'report.html') : null,
+        });
+      }
     }
+  } finally {
+    await stores.close();
   }
   return out;
 }
 
-export function lsCommand(opts: { output: string; format: 'table' | 'json' }): void {
-  const runs = listRuns(opts.output);
+export async function lsCommand(opts: { output: string; format: 'table' | 'json' }): Promise<void> {
+  const runs = await listRuns(opts.output);
   if (opts.format === 'json') {
     process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
     return;

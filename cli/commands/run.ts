@@ -9,12 +9,16 @@ import { createWorkers, runWorkers } from '../../workers/index.js';
 import { printTable } from '../table.js';
 import { runSummary } from '../summary.js';
 import type { ExperimentResult } from '../../workflows/types.js';
+import { storesFromEnv } from '../../store/results.js';
+import { taskFor } from '../../tasks/registry.js';
 
 export async function runCommand(configFile: string, overrides: string[], opts: { worker: boolean; headless?: boolean; detach?: boolean }): Promise<void> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
   // Validate locally first: a bad config fails in milliseconds, before any server starts.
   const spec = loadExperiment(configFile, overrides);
   const raw = readConfigFile(configFile);
+  // ROLYPLAY_STORE is checked (and a database connected to) before anything starts.
+  const stores = await storesFromEnv();
   const cluster = await connectCluster({ outDir: spec.outDir, headless: opts.headless ?? false, log });
   const local = cluster.devServer !== undefined;
   const stopWorkers = new AbortController();
@@ -31,7 +35,7 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
   process.on('SIGINT', onSigint);
   try {
     if (opts.worker && (local || process.env.TEMPORAL_ADDRESS)) {
-      const { workers } = await createWorkers({ connection: await cluster.workerConnection(), namespace: cluster.namespace });
+      const { workers } = await createWorkers({ connection: await cluster.workerConnection(), namespace: cluster.namespace, stores });
       workersDone = runWorkers(workers, stopWorkers.signal);
       workersDone.catch((err) => {
         log(`worker stopped: ${(err as Error).message}`);
@@ -42,12 +46,16 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
       config: raw,
       overrides,
       baseDir: dirname(resolve(configFile)),
-    });
+    }, stores);
     log(`${attached ? 'attached to' : 'started'} run ${spec.run} (workflow ${workflowIdFor(spec.run)}) → ${spec.outDir}`);
     if (opts.detach) return;
     // Long polls must end before the connection closes, or gRPC retries them on a closed channel.
     const result = await cluster.connection.withAbortSignal(stopWorkers.signal, () => followRun(handle, stopWorkers.signal));
     if (!result) return;
+    if (Object.keys(result.files).length === 0) {
+      // A shared store's reduce writes no files (its worker may be on any machine): write them here, from the store.
+      result.files = (await taskFor(spec).report(spec, await stores.forRun(spec), spec.outDir)).files;
+    }
     printTable(result.table);
     log(`\n${result.cells} cells (${result.discarded} discarded) of ${result.totalCells}`);
     for (const [what, path] of Object.entries(result.files)) log(`${what}: ${path}`);
@@ -57,6 +65,7 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     await workersDone.catch(() => undefined);
     process.off('SIGINT', onSigint);
     await cluster.close();
+    await stores.close();
   }
 }
 

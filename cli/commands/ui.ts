@@ -5,15 +5,13 @@ import { InputError } from '../../experiment/errors.js';
 import { startDevServer } from '../../server/devServer.js';
 import { runFolder } from './results.js';
 import { workflowIdFor } from '../runs.js';
-import { openStore, storePath } from '../../store/results.js';
 
 export async function uiCommand(run: string, opts: { output: string; port?: number }): Promise<void> {
-  const { dir } = runFolder(run, opts.output);
+  const { dir, name } = runFolder(run, opts.output);
   const db = join(dir, 'temporal.db');
   if (!existsSync(db)) {
     throw new InputError('run', `${dir} has no temporal.db (the run went to an external cluster, or it never started locally)`, 'open that cluster\'s web UI, or run locally (no TEMPORAL_ADDRESS)');
   }
-  const name = openStore(storePath(dir)).runNames()[0] ?? run;
   // The db is SQLite: a second server on it while the run's own CLI still runs would compete for it.
   const server = await startDevServer({ dbFile: db, ...(opts.port ? { uiPort: opts.port } : {}), logFile: join(dir, 'ui.log') });
   const url = `${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowIdFor(name))}`;

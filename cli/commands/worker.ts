@@ -9,7 +9,7 @@ export async function workerCommand(opts: { taskQueue: string; concurrency: numb
   }
   const cluster = await connectCluster({});
   const taskQueues = opts.taskQueue.split(',').map((q) => q.trim()).filter(Boolean);
-  const { workers, backends } = await createWorkers({
+  const { workers, backends, stores } = await createWorkers({
     connection: await cluster.workerConnection(),
     namespace: cluster.namespace,
     taskQueues,
@@ -19,11 +19,12 @@ export async function workerCommand(opts: { taskQueue: string; concurrency: numb
   });
   const stop = new AbortController();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
-  process.stderr.write(`worker on ${cluster.address} (${cluster.namespace}), queues ${taskQueues.join(', ')}\n`);
+  process.stderr.write(`worker on ${cluster.address} (${cluster.namespace}), queues ${taskQueues.join(', ')}, store ${stores.label}\n`);
   try {
     await runWorkers(workers, stop.signal);
   } finally {
     await backends.close();
+    await stores.close();
     await cluster.close();
   }
 }

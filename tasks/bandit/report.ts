@@ -7,8 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { BanditSpec } from '../../experiment/load.js';
-import type { ResultStore } from '../../store/results.js';
-import { loadGames, type StoredGame } from '../../store/bandit.js';
+import type { StoredGame } from './records.js';
 import { writeFileAtomic } from '../mmlu/report.js';
 import type { Arm } from './env.js';
 import { pyFloatRepr } from './format.js';
@@ -100,13 +99,11 @@ export function trialsCsv(games: StoredGame[]): string {
   return stringify(records, { header: true, columns: [...TRIAL_COLUMNS] });
 }
 
-export function writeBanditReport(spec: BanditSpec, store: ResultStore): { trialsCsv: string; metricsJson: string; metrics: BanditMetrics; games: number; abandoned: number } {
-  mkdirSync(spec.outDir, { recursive: true });
-  const games = loadGames(store, spec.run);
-  const metrics = banditMetrics(spec, games);
-  const files = { trialsCsv: join(spec.outDir, 'trials.csv'), metricsJson: join(spec.outDir, 'metrics.json') };
+export function writeBanditReport(outDir: string, games: StoredGame[], metrics: BanditMetrics): { trialsCsv: string; metricsJson: string } {
+  mkdirSync(outDir, { recursive: true });
+  const files = { trialsCsv: join(outDir, 'trials.csv'), metricsJson: join(outDir, 'metrics.json') };
   writeFileAtomic(files.trialsCsv, trialsCsv(games));
   // NaN (a persona with no completed game) is not JSON: write null.
   writeFileAtomic(files.metricsJson, JSON.stringify(metrics, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
-  return { ...files, metrics, games: games.length, abandoned: games.filter((g) => g.abandoned).length };
+  return files;
 }

@@ -6,7 +6,7 @@
  */
 import type { BackendError, Outcome, PromptInput } from '../../backends/types.js';
 import type { BanditSpec } from '../../experiment/load.js';
-import { saveGames, storedGameKeys, gameKey, countGames, type StoredGame, type StoredTrial } from '../../store/bandit.js';
+import { saveGames, storedGameKeys, gameKey, countGames, type StoredGame, type StoredTrial } from './records.js';
 import { worstError, BatchFailure, promptHash } from '../batch.js';
 import type { BatchContext, BatchOutcome, BatchRange } from '../types.js';
 import type { Arm } from './env.js';
@@ -45,7 +45,7 @@ const OPTIONS = ['1', '2'];
 
 export async function runBanditBatch(ctx: BatchContext<BanditSpec>, batch: BatchRange): Promise<BatchOutcome> {
   const { spec, store, backend } = ctx;
-  const stored = storedGameKeys(store, spec.run, batch.start, batch.end);
+  const stored = await storedGameKeys(store, spec.run, batch.start, batch.end);
   const resumed = new Map(((ctx.resume as BanditProgress | undefined)?.games ?? []).map((g) => [gameKey(g.persona, g.game), g]));
   const live: Live[] = [];
   for (const persona of spec.personas) {
@@ -64,12 +64,12 @@ export async function runBanditBatch(ctx: BatchContext<BanditSpec>, batch: Batch
     const outcomes = spec.scoring.mode === 'logits' ? await byLogits(ctx, active, prompts) : await byGeneration(ctx, active, prompts);
     const errors = outcomes.flatMap((o): BackendError[] => (o.ok ? [] : [o.error]));
     const finished = active.filter((l) => l.game.isDone);
-    if (finished.length > 0) saveGames(store, finished.map((l) => toStored(spec, backend.id, l)));
+    if (finished.length > 0) await saveGames(store, finished.map((l) => toStored(spec, backend.id, l)));
     active = active.filter((l) => !l.game.isDone);
     ctx.onProgress?.({ games: active.map(progressOf) } satisfies BanditProgress);
     if (errors.length > 0) throw new BatchFailure(worstError(errors));
   }
-  const { games, abandoned } = countGames(store, spec.run, batch.start, batch.end);
+  const { games, abandoned } = await countGames(store, spec.run, batch.start, batch.end);
   return { cells: games, discarded: abandoned };
 }
 

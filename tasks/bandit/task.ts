@@ -3,7 +3,8 @@ import type { BanditSpec } from '../../experiment/load.js';
 import type { TaskDefinition } from '../types.js';
 import { ciText, round } from '../mmlu/task.js';
 import { runBanditBatch } from './runner.js';
-import { writeBanditReport } from './report.js';
+import { banditMetrics, writeBanditReport } from './report.js';
+import { countGames, loadGames } from './records.js';
 
 export const banditTask: TaskDefinition<BanditSpec> = {
   plan(spec) {
@@ -17,13 +18,14 @@ export const banditTask: TaskDefinition<BanditSpec> = {
 
   runBatch: runBanditBatch,
 
-  report(spec, store) {
-    const { trialsCsv, metricsJson, metrics, games, abandoned } = writeBanditReport(spec, store);
+  async report(spec, store, outDir) {
+    const games = await loadGames(store, spec.run);
+    const metrics = banditMetrics(spec, games);
     const num = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : round(x, 3));
     return {
-      cells: games,
-      discarded: abandoned,
-      files: { trialsCsv, metricsJson },
+      cells: games.length,
+      discarded: games.filter((g) => g.abandoned).length,
+      files: outDir === null ? {} : writeBanditReport(outDir, games, metrics),
       table: {
         columns: ['persona', 'games', 'abandoned', 'regret', 'regret 95% CI', 'acc_avg', 'acc_last', 'β_V', 'β_RU', 'β_V/TU'],
         rows: metrics.personas.map((p) => [
@@ -32,6 +34,11 @@ export const banditTask: TaskDefinition<BanditSpec> = {
         ]),
       },
     };
+  },
+
+  async stored(spec, store) {
+    const { games, abandoned } = await countGames(store, spec.run);
+    return { cells: games, discarded: abandoned };
   },
 
   summary(spec) {

@@ -114,11 +114,10 @@ export function writeFileAtomic(path: string, data: string): void {
   renameSync(tmp, path);
 }
 
-export function writeMmluReport(spec: MmluSpec, cells: CellResult[]): { resultsCsv: string; metricsJson: string; metrics: MmluMetrics } {
-  mkdirSync(spec.outDir, { recursive: true });
-  const metrics = mmluMetrics(spec, cells);
-  const files = { resultsCsv: join(spec.outDir, 'results.csv'), metricsJson: join(spec.outDir, 'metrics.json') };
+export function writeMmluReport(outDir: string, cells: CellResult[], metrics: MmluMetrics): { resultsCsv: string; metricsJson: string } {
+  mkdirSync(outDir, { recursive: true });
+  const files = { resultsCsv: join(outDir, 'results.csv'), metricsJson: join(outDir, 'metrics.json') };
   writeFileAtomic(files.resultsCsv, resultsCsv(cells));
   writeFileAtomic(files.metricsJson, JSON.stringify(metrics, null, 2) + '\n');
-  return { ...files, metrics };
+  return files;
 }

@@ -7,7 +7,7 @@ import { BatchFailure, promptHash, worstError } from '../batch.js';
 import type { BatchContext as TaskBatchContext, BatchOutcome, BatchRange } from '../types.js';
 import { formatPrompt } from '../../prompts/formats.js';
 import { argmax, exactOption, softmax } from '../../scoring/options.js';
-import type { CellResult, ResultStore } from '../../store/results.js';
+import type { CellResult } from '../../store/results.js';
 import { cellKey } from '../../store/results.js';
 import type { MmluSpec } from '../../experiment/load.js';
 import { loadSubject, mmluItemId, OPTION_LETTERS, type MmluItem } from './data.js';
@@ -25,12 +25,31 @@ export function mmluPrompt(spec: MmluSpec, item: MmluItem, persona: string): Pro
   return { user, text: formatPrompt(spec.format, { user }) };
 }
 
+/**
+ * Scored cells are written together once FLUSH_ROWS are waiting or FLUSH_MS have passed since the last write (a
+ * slow model: after every question). One write is in flight while the next questions are scored, and the heartbeat
+ * only ever names questions whose cells are stored.
+ */
+const FLUSH_ROWS = 1024;
+const FLUSH_MS = 200;
+
 /** A batch is questions [start, end) of the subject `group`, for every persona; it resumes from its heartbeat. */
 export async function runMmluBatch(ctx: BatchContext, batch: BatchRange): Promise<BatchOutcome> {
   const { spec, backend, store } = ctx;
   const items = loadSubject(spec.data.path, batch.group, spec.data.split).slice(batch.start, batch.end);
   const ids = items.map((it) => mmluItemId(it.subject, it.split, it.index));
-  const done = store.doneKeys(spec.run, 'mmlu', ids);
+  const done = await store.doneKeys(spec.run, 'mmlu', ids);
+  let pending: CellResult[] = [];
+  let lastFlush = Date.now();
+  let writing: Promise<void> = Promise.resolve();
+  const flush = async (next: number) => {
+    await writing; // a failed write fails the batch here
+    const rows = pending;
+    pending = [];
+    lastFlush = Date.now();
+    writing = store.upsertCells(rows).then(() => ctx.onProgress?.({ next } satisfies BatchProgress));
+    writing.catch(() => undefined); // observed by the next flush or the end of the batch
+  };
   for (let q = (ctx.resume as BatchProgress | undefined)?.next ?? 0; q < items.length; q++) {
     const item = items[q] as MmluItem;
     const id = ids[q] as string;
@@ -62,12 +81,19 @@ export async function runMmluBatch(ctx: BatchContext, batch: BatchRange): Promis
           correct: o.value.prediction === null ? null : o.value.prediction === item.label,
         });
       });
-      store.upsertCells(cells);
-      if (errors.length > 0) throw new BatchFailure(worstError(errors));
+      pending.push(...cells);
+      if (errors.length > 0) {
+        // Keep what this question and the ones before it finished; the retry resumes at this question.
+        await flush(q);
+        await writing;
+        throw new BatchFailure(worstError(errors));
+      }
     }
-    ctx.onProgress?.({ next: q + 1 } satisfies BatchProgress);
+    if (pending.length >= FLUSH_ROWS || Date.now() - lastFlush >= FLUSH_MS || q === items.length - 1) await flush(q + 1);
   }
-  return summarise(store, spec, ids);
+  await writing;
+  // Cells of these items now stored: idempotent, so a retried batch reports the same.
+  return store.countCells(spec.run, 'mmlu', ids);
 }
 
 type Scored = Pick<CellResult, 'method' | 'logprobs' | 'absent' | 'prediction' | 'discarded' | 'rawText' | 'attempts'>;
@@ -154,15 +180,4 @@ async function scoreByGeneration(ctx: BatchContext, prompt: PromptInput): Promis
     }
   }
   return { ok: true, value: { method: 'generate', logprobs: null, absent: [], prediction: null, discarded: true, rawText: text, attempts: scoring.maxTries + 1 } };
-}
-
-/** Cells of these items now stored: idempotent, so a retried batch reports the same. */
-function summarise(store: ResultStore, spec: MmluSpec, ids: string[]): BatchOutcome {
-  const row = store.db
-    .prepare(
-      `SELECT COUNT(*) AS cells, COALESCE(SUM(discarded), 0) AS discarded FROM cells
-       WHERE run = ? AND task = 'mmlu' AND sample = 0 AND item IN (SELECT value FROM json_each(?))`,
-    )
-    .get(spec.run, JSON.stringify(ids)) as { cells: number; discarded: number };
-  return row;
 }

@@ -3,7 +3,8 @@ import type { MmluSpec } from '../../experiment/load.js';
 import type { TaskDefinition } from '../types.js';
 import { loadSubject } from './data.js';
 import { runMmluBatch } from './runner.js';
-import { writeMmluReport } from './report.js';
+import { mmluMetrics, writeMmluReport } from './report.js';
+import { collect } from '../../store/results.js';
 
 export const mmluTask: TaskDefinition<MmluSpec> = {
   plan(spec) {
@@ -20,19 +21,23 @@ export const mmluTask: TaskDefinition<MmluSpec> = {
 
   runBatch: runMmluBatch,
 
-  report(spec, store) {
-    const cells = store.cells(spec.run);
-    const { resultsCsv, metricsJson, metrics } = writeMmluReport(spec, cells);
+  async report(spec, store, outDir) {
+    const cells = await collect(store.streamCells(spec.run));
+    const metrics = mmluMetrics(spec, cells);
     return {
       cells: cells.length,
       discarded: metrics.discarded,
-      files: { resultsCsv, metricsJson },
+      files: outDir === null ? {} : writeMmluReport(outDir, cells, metrics),
       personas: metrics.per_persona.map(({ persona, n, correct, accuracy, discarded }) => ({ persona, n, correct, accuracy, discarded })),
       table: {
         columns: ['persona', 'n', 'correct', 'accuracy', '95% CI', 'discarded'],
         rows: metrics.per_persona.map((p) => [p.persona, p.n, p.correct, p.accuracy === null ? null : round(p.accuracy, 3), ciText(p.ci95), p.discarded]),
       },
     };
+  },
+
+  stored(spec, store) {
+    return store.countCells(spec.run, 'mmlu');
   },
 
   summary(spec) {

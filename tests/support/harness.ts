@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { BackendRegistry } from '../../backends/registry.js';
+import type { StoreResolver } from '../../store/results.js';
 import { PACKAGE_ROOT } from '../../experiment/load.js';
 import { createWorkers, installRuntime } from '../../workers/index.js';
 import { experimentWorkflow } from '../../workflows/index.js';
 import type { ExperimentInput, ExperimentResult } from '../../workflows/types.js';
+import { comparableMetrics } from './cells.js';
 
 export const MMLU_DATA = resolve(PACKAGE_ROOT, '..', 'shared', 'data', 'mmlu');
 
@@ -23,7 +25,8 @@ export interface Harness {
   client: Client;
   taskQueue: string;
   address: string;
-  startWorker(opts?: { env?: NodeJS.ProcessEnv; shutdownGraceTime?: string }): Promise<Worker>;
+  /** `stores`: the worker's result stores (default: from this process's ROLYPLAY_STORE, i.e. SQLite); closed with it. */
+  startWorker(opts?: { env?: NodeJS.ProcessEnv; shutdownGraceTime?: string; stores?: StoreResolver }): Promise<Worker>;
   run(input: ExperimentInput, opts?: { workflowId?: string }): Promise<ExperimentResult>;
   close(): Promise<void>;
 }
@@ -33,7 +36,7 @@ export async function harness(address = inject('temporalAddress')): Promise<Harn
   const client = new Client({ connection });
   const taskQueue = `test-${randomUUID()}`;
   const native: NativeConnection[] = [];
-  const running: { worker: Worker; done: Promise<void>; backends: BackendRegistry }[] = [];
+  const running: { worker: Worker; done: Promise<void>; backends: BackendRegistry; stores: StoreResolver }[] = [];
   const h: Harness = {
     client,
     taskQueue,
@@ -43,15 +46,16 @@ export async function harness(address = inject('temporalAddress')): Promise<Harn
       const nc = await NativeConnection.connect({ address });
       native.push(nc);
       const backends = new BackendRegistry({ env: opts.env ?? { TEST_OPENAI_KEY: 'sk-test' } });
-      const { workers } = await createWorkers({
+      const { workers, stores } = await createWorkers({
         connection: nc,
         taskQueues: [taskQueue],
         backends,
+        ...(opts.stores ? { stores: opts.stores } : {}),
         deps: { heartbeatEveryMs: 500 },
         shutdownGraceTime: opts.shutdownGraceTime ?? '1s',
       });
       const worker = workers[0] as Worker;
-      running.push({ worker, done: worker.run(), backends });
+      running.push({ worker, done: worker.run(), backends, stores });
       return worker;
     },
     async run(input, opts = {}) {
@@ -67,6 +71,7 @@ export async function harness(address = inject('temporalAddress')): Promise<Harn
         if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
         await r.done.catch(() => undefined);
         await r.backends.close();
+        await r.stores.close();
       }
       for (const nc of native) await nc.close();
       await connection.close();
@@ -98,6 +103,47 @@ export function mmluConfig(opts: {
     execution: { questions_per_batch: 2, batches_per_shard: 2, shards_in_flight: 2, batches_in_flight: 2, heartbeat_s: 5, task_queue: opts.taskQueue, ...opts.execution },
     output: { dir: opts.outDir },
   };
+}
+
+/** A bandit config for the fake OpenAI server (two age personas), on the given task queue. */
+export function banditConfig(opts: {
+  baseURL: string;
+  taskQueue: string;
+  outDir: string;
+  name: string;
+  games: number;
+  seed: number;
+  trials?: number;
+  execution?: Record<string, unknown>;
+}): Record<string, unknown> {
+  return {
+    name: opts.name,
+    task: 'bandit',
+    games: opts.games,
+    ...(opts.trials !== undefined ? { trials: opts.trials } : {}),
+    seed: opts.seed,
+    personas: [{ name: 'test', personas: ['4 year old', '30 year old'] }],
+    model: { backend: 'openai', model: 'test-model', base_url: opts.baseURL, api_key_env: 'TEST_OPENAI_KEY', concurrency: 4, rpm: 600000, timeout_s: 5 },
+    execution: { games_per_batch: 5, batches_per_shard: 2, heartbeat_s: 3, task_queue: opts.taskQueue, ...opts.execution },
+    output: { dir: opts.outDir },
+  };
+}
+
+/**
+ * Metrics (without the run name) of an uninterrupted run of `config` on a fresh in-process worker with the default
+ * SQLite store: the reference a crashed, restarted or distributed run must equal.
+ */
+export async function referenceMetrics(config: (taskQueue: string, outDir: string) => Record<string, unknown>): Promise<unknown> {
+  const h = await harness();
+  try {
+    await h.startWorker();
+    const outDir = tmpDir();
+    const cfg = config(h.taskQueue, outDir);
+    await h.run({ config: cfg });
+    return comparableMetrics(outDir, cfg.name as string);
+  } finally {
+    await h.close();
+  }
 }
 
 /**

@@ -1,0 +1,121 @@
+/**
+ * A throwaway PostgreSQL cluster for tests and the benchmark: initdb in a temp folder, the server on a free loopback
+ * port, a random password, removed on stop. Uses the installed binaries (Debian's `postgresql` package puts them in
+ * /usr/lib/postgresql/<version>/bin; `$PG_BIN` overrides). PostgreSQL refuses to run as root, so as root the
+ * cluster is owned by and run as the `postgres` user the package creates.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export interface ThrowawayPostgres {
+  /** postgres://rolyplay:<password>@127.0.0.1:<port>/rolyplay */
+  url: string;
+  password: string;
+  stop(): Promise<void>;
+}
+
+/** The folder holding initdb and postgres, or undefined if PostgreSQL is not installed. */
+export function findPostgresBin(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const has = (d: string) => existsSync(join(d, 'initdb')) && existsSync(join(d, 'postgres'));
+  if (env.PG_BIN) return has(env.PG_BIN) ? env.PG_BIN : undefined;
+  for (const d of (env.PATH ?? '').split(':')) if (d && has(d)) return d;
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const versions = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) if (has(join(root, v, 'bin'))) return join(root, v, 'bin');
+  }
+  return undefined;
+}
+
+function postgresUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  if (!line) throw new Error('running as root, and there is no `postgres` user to run PostgreSQL as: install Debian\'s postgresql package (apt-get install -y postgresql)');
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+/**
+ * Start a cluster. `durable: false` (tests) turns fsync off; the benchmark keeps fsync and only stops commits from
+ * waiting for their WAL flush (synchronous_commit=off), the counterpart of SQLite's WAL with synchronous=NORMAL.
+ */
+export async function startThrowawayPostgres(opts: { durable?: boolean; timeoutMs?: number } = {}): Promise<ThrowawayPostgres> {
+  const bin = findPostgresBin();
+  if (!bin) throw new Error('PostgreSQL is not installed (no initdb/postgres on PATH, in $PG_BIN or /usr/lib/postgresql/*/bin): apt-get install -y postgresql');
+  const owner = postgresUser();
+  const dir = mkdtempSync(join(tmpdir(), 'rolyplay-pg-'));
+  const ids = owner ? { uid: owner.uid, gid: owner.gid } : {};
+  let proc: ChildProcess | undefined;
+  const stop = async () => {
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc?.once('exit', r));
+      proc.kill('SIGINT'); // "fast" shutdown: disconnect clients, stop
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    if (owner) chownSync(dir, owner.uid, owner.gid);
+    const password = randomBytes(18).toString('base64url');
+    const pwfile = join(dir, 'pw');
+    writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+    if (owner) chownSync(pwfile, owner.uid, owner.gid);
+    const data = join(dir, 'data');
+    // A language-aware default collation (ICU en-US sorts "a" before "B"), as most real databases have: the store
+    // must not depend on the database's collation for its byte order. Plain C where PostgreSQL lacks ICU.
+    const initdb = (locale: string[]) =>
+      spawnSync(join(bin, 'initdb'), ['-D', data, '-U', 'rolyplay', `--pwfile=${pwfile}`, '--auth=scram-sha-256', ...locale, '-E', 'UTF8', '--no-sync'], {
+        ...ids,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+    let init = initdb(['--locale=C.UTF-8', '--locale-provider=icu', '--icu-locale=en-US']);
+    if (init.status !== 0) {
+      rmSync(data, { recursive: true, force: true });
+      init = initdb(['--locale=C']);
+    }
+    if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout || init.error?.message}`);
+    const port = await freePort();
+    const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'synchronous_commit=off', ...(opts.durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off'])];
+    proc = spawn(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, ...settings], { ...ids, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    proc.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+    const admin = `postgres://rolyplay:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+    const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`postgres exited with code ${proc.exitCode}: ${log}`);
+      const c = new pg.Client({ connectionString: `${admin}/postgres`, connectionTimeoutMillis: 2000 });
+      try {
+        await c.connect();
+        await c.query('CREATE DATABASE rolyplay');
+        await c.end();
+        break;
+      } catch (err) {
+        await c.end().catch(() => undefined);
+        if (Date.now() > deadline) throw new Error(`postgres did not accept connections within ${opts.timeoutMs ?? 60_000} ms: ${(err as Error).message}; ${log}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    return { url: `${admin}/rolyplay`, password, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Workers that share nothing but the Temporal server and a PostgreSQL database: three `rolyplay worker` processes,
+ * each in a working directory of its own (so each resolves the run folder to a different place, and no file is
+ * shared), ROLYPLAY_STORE pointing at the database. One is killed with SIGKILL mid-run and a fourth starts. The run
+ * must end with exactly the expected cells, once each, and metrics identical to a single-worker SQLite run of the
+ * same config; the database URL and its password must appear nowhere in the run's histories or the workers' logs.
+ */
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { PACKAGE_ROOT } from '../experiment/load.js';
+import { experimentWorkflow } from '../workflows/index.js';
+import { PostgresStores, collect, type ResultStore } from '../store/results.js';
+import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
+import { mmluConfig, referenceMetrics, tmpDir } from './support/harness.js';
+import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
+import { comparableMetrics } from './support/cells.js';
+import { describePostgres, postgresUrl } from './support/postgres.js';
+
+const LIMIT = 16;
+const questions = [...readQuestions('abstract_algebra', LIMIT), ...readQuestions('anatomy', LIMIT)];
+const CELLS = questions.length * 4;
+const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
+
+describePostgres('multi-machine run on PostgreSQL', () => {
+  let fake: FakeOpenAI;
+  let reference: unknown;
+  const config = (name: string, taskQueue: string, outDir: string) =>
+    mmluConfig({ baseURL: fake.baseURL, taskQueue, outDir, name, limit: LIMIT, execution: { heartbeat_s: 3, shards_in_flight: 4 } });
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAI({ policy: mmluPolicy(questions), apiKey: 'sk-test' });
+    reference = await referenceMetrics((taskQueue, outDir) => config('multi-ref', taskQueue, outDir));
+  });
+  afterAll(async () => fake?.close());
+
+  it('three workers in their own folders, one killed and one added: every cell once, same metrics, no secret leaked', async () => {
+    const address = inject('temporalAddress');
+    const url = postgresUrl();
+    const password = decodeURIComponent(new URL(url).password);
+    expect(password.length).toBeGreaterThan(8);
+    const taskQueue = `multi-${randomUUID()}`;
+    const name = `multi-${randomUUID().slice(0, 8)}`;
+    const logs: string[] = [];
+    const dirs: string[] = [];
+    const workers: ChildProcess[] = [];
+    const spawnWorker = () => {
+      const cwd = tmpDir('rolyplay-machine-');
+      dirs.push(cwd);
+      const i = logs.push('') - 1;
+      const w = spawn(process.execPath, [CLI, 'worker', '--task-queue', taskQueue, '--concurrency', '4'], {
+        cwd,
+        env: { ...process.env, TEMPORAL_ADDRESS: address, ROLYPLAY_STORE: url, TEST_OPENAI_KEY: 'sk-test', ROLYPLAY_LOG_LEVEL: 'INFO' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      w.stdout?.on('data', (d: Buffer) => (logs[i] += d.toString()));
+      w.stderr?.on('data', (d: Buffer) => (logs[i] += d.toString()));
+      workers.push(w);
+      return w;
+    };
+    const connection = await Connection.connect({ address });
+    const client = new Client({ connection });
+    let store: ResultStore | undefined;
+    const stores = await PostgresStores.open(url);
+    fake.reset();
+    fake.setLatency(100);
+    try {
+      store = await stores.forRun();
+      const [first] = [spawnWorker(), spawnWorker(), spawnWorker()];
+      const workflowId = `rolyplay-${name}`;
+      // Relative output folder: each worker would resolve it in its own cwd; only the planning one does.
+      const handle = await client.workflow.start(experimentWorkflow, { taskQueue, workflowId, args: [{ config: config(name, taskQueue, 'runs') }] });
+      await waitFor(async () => ((await store?.countCells(name, 'mmlu'))?.cells ?? 0) >= CELLS / 4, 120_000, 'a quarter of the cells');
+      first?.kill('SIGKILL');
+      await new Promise((r) => first?.once('exit', r));
+      const before = (await store.countCells(name, 'mmlu')).cells;
+      expect(before).toBeGreaterThan(0);
+      expect(before).toBeLessThan(CELLS);
+      spawnWorker();
+      const result = await handle.result();
+
+      // Exactly the expected cells, each once.
+      expect(result.cells).toBe(CELLS);
+      const cells = await collect(store.streamCells(name));
+      expect(cells).toHaveLength(CELLS);
+      expect(new Set(cells.map((c) => `${c.persona}|${c.item}|${c.sample}`)).size).toBe(CELLS);
+      // A shared store's reduce writes no files, and no worker made a SQLite store.
+      expect(result.files).toEqual({});
+      for (const d of dirs) expect(findFiles(d, 'results.sqlite')).toEqual([]);
+
+      // Batches ran on several processes (the activity's worker identity is pid@host).
+      const histories = [await handle.fetchHistory()];
+      for (let s = 0; ; s++) {
+        const child = client.workflow.getHandle(`${workflowId}/shard-${s}`);
+        const h = await child.fetchHistory().catch(() => undefined);
+        if (!h) break;
+        histories.push(h);
+      }
+      expect(histories.length).toBeGreaterThan(4);
+      const identities = new Set(histories.flatMap((h) => (h.events ?? []).map((e) => e.activityTaskStartedEventAttributes?.identity).filter(Boolean)));
+      expect(identities.size, [...identities].join(', ')).toBeGreaterThanOrEqual(3);
+      console.info(`multi-machine: ${before}/${CELLS} cells stored at the kill; ${cells.length} cells at the end; batches ran on ${identities.size} worker processes; ${histories.length - 1} shards`);
+
+      // Metrics identical to the single-worker SQLite run, written by the CLI from the database.
+      const reader = tmpDir('rolyplay-reader-');
+      const out = spawnSync(process.execPath, [CLI, 'results', name, '--format', 'json', '--output', join(reader, 'runs')], {
+        cwd: reader,
+        env: { ...process.env, ROLYPLAY_STORE: url },
+        encoding: 'utf8',
+      });
+      expect(out.status, out.stderr).toBe(0);
+      const { run: _run, ...metrics } = JSON.parse(out.stdout) as Record<string, unknown>;
+      expect(metrics).toEqual(reference);
+      expect(comparableMetrics(join(reader, 'runs'), name)).toEqual(reference);
+
+      // The URL and its password are in no history, search attribute, result or log.
+      const everything = [
+        ...histories.map((h) => JSON.stringify(h)),
+        JSON.stringify((await handle.describe()).searchAttributes),
+        JSON.stringify(result),
+        ...logs,
+        out.stdout,
+        out.stderr,
+      ].join('\n');
+      expect(everything).toContain(name); // the haystack is the real one
+      expect(everything).not.toContain(password);
+      expect(everything).not.toContain(encodeURIComponent(password));
+      expect(everything).not.toContain(url);
+      expect(everything).not.toContain(new URL(url).username + ':');
+    } finally {
+      fake.setLatency(0);
+      for (const w of workers) w.kill('SIGKILL');
+      await stores.close();
+      await connection.close();
+    }
+  });
+});
+
+async function waitFor(pred: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function findFiles(dir: string, name: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith(name));
+}
