@@ -8,6 +8,7 @@ import { queryProgress, startOrAttach, workflowIdFor } from '../runs.js';
 import { createWorkers, runWorkers } from '../../workers/index.js';
 import { printTable } from '../table.js';
 import { runSummary } from '../summary.js';
+import { writeRunReportOrError } from '../../report/index.js';
 import type { ExperimentResult } from '../../workflows/types.js';
 import { storesFromEnv } from '../../store/results.js';
 import { taskFor } from '../../tasks/registry.js';
@@ -54,7 +55,8 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     if (!result) return;
     if (Object.keys(result.files).length === 0) {
       // A shared store's reduce writes no files (its worker may be on any machine): write them here, from the store.
-      result.files = (await taskFor(spec).report(spec, await stores.forRun(spec), spec.outDir)).files;
+      const store = await stores.forRun(spec);
+      result.files = { ...(await taskFor(spec).report(spec, store, spec.outDir)).files, ...(await writeRunReportOrError(spec, store, spec.outDir, result.totalCells)) };
     }
     printTable(result.table);
     log(`\n${result.cells} cells (${result.discarded} discarded) of ${result.totalCells}`);
