@@ -10,7 +10,7 @@ import { setMaxListeners } from 'node:events';
 import { BackendRegistry } from '../backends/registry.js';
 import { BackendError } from '../backends/types.js';
 import { InputError } from '../experiment/errors.js';
-import { resolveConfig, modelLabel, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
+import { resolveConfigOnline, modelLabel, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
 import { SqliteStores, type ResultStore, type StoreResolver } from '../store/results.js';
 import { BatchFailure } from '../tasks/batch.js';
 import { taskFor } from '../tasks/registry.js';
@@ -56,7 +56,7 @@ export function createActivities(deps: ActivityDeps) {
     async planExperiment(input: { config: unknown; overrides: string[]; baseDir?: string }): Promise<ExperimentPlan> {
       return asTemporalFailure(async () => {
         const baseDir = input.baseDir && isAbsolute(input.baseDir) ? input.baseDir : resolve(input.baseDir ?? process.cwd());
-        const spec = resolveConfig(input.config, input.overrides, { baseDir, configsDir: deps.configsDir ?? BUILTIN_CONFIGS });
+        const spec = await resolveConfigOnline(input.config, input.overrides, { baseDir, configsDir: deps.configsDir ?? BUILTIN_CONFIGS });
         await deps.backends.preflight(spec.model, spec.format);
         const store = await stores.forRun({ run: spec.run, outDir: spec.outDir });
         const existing = await store.getRun(spec.run);

@@ -7,6 +7,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { z } from 'zod';
 import { RequestLimiter } from './limiter.js';
+import { chatMessages } from '../prompts/formats.js';
 import {
   BackendError,
   FatalBackendError,
@@ -119,7 +120,7 @@ export class OpenAIBackend implements Backend {
   private async scoreOne(r: OptionScoreRequest, signal?: AbortSignal): Promise<OptionScore> {
     const body = await this.chat(
       {
-        messages: toMessages(r.prompt),
+        messages: chatMessages(r.prompt),
         max_tokens: 1,
         logprobs: true,
         top_logprobs: this.opts.topLogprobs ?? 20,
@@ -144,7 +145,7 @@ export class OpenAIBackend implements Backend {
   private async generateOne(r: GenerateRequest, signal?: AbortSignal): Promise<GenerateResult> {
     const body = await this.chat(
       {
-        messages: toMessages(r.prompt),
+        messages: chatMessages(r.prompt),
         max_tokens: r.maxTokens ?? this.opts.maxTokens,
         // Undefined fields are dropped from the JSON, so with neither set the API default applies (as in the seed).
         temperature: r.temperature ?? this.opts.temperature,
@@ -167,10 +168,6 @@ export class OpenAIBackend implements Backend {
   }
 }
 
-function toMessages(p: PromptInput): { role: 'system' | 'user'; content: string }[] {
-  // An empty system string means "no system message", like an absent one.
-  return [...(p.system ? [{ role: 'system' as const, content: p.system }] : []), { role: 'user', content: p.user }];
-}
 
 const Completion = z.object({
   choices: z.array(z.looseObject({ message: z.object({ content: z.string().nullish() }) })).min(1),

@@ -1,12 +1,17 @@
 /**
  * Local-inference throughput on real MMLU prompts: persona x question cells per second for
- *   (a) one prompt at a time, (b) batched (left padding), (c) batched with shared-prefix reuse,
- * plus peak RSS. The persona sits after the question in the paper's template, so (c) runs each question once.
+ *   seed     the seed's way: the full prompt of every persona, batches of 16 (left padding)
+ *   batched  full prompts, batches of --batch sorted by length (less padding)
+ *   prefix   batches of --batch with shared-prefix reuse: each question's prefix runs once (the persona comes after it)
+ *   single   (optional) one prompt at a time
+ * with the tokens computed per cell (padding included), peak RSS, and the fraction of the machine's measured matmul
+ * rate (onnxruntime's own MatMul / MatMulInteger, bench/roofline.ts) that the weight matmuls reach.
  *
- *   npm run build && node dist/bench/local.js [--model DIR] [--questions 4] [--personas 57] [--batch 16]
+ *   npm run build && node dist/bench/local.js [--model DIR --variant int8 --format chat_template] [--questions 4]
+ *     [--personas 57] [--batch 64] [--subject high_school_biology]
  *
- * Default model: the biggest fixture present: .cache/fixtures/bench-llama3 (hidden 512, 8 layers, Llama-3 vocab),
- * .cache/fixtures/tiny-llama3, models/tiny-random-llama (see scripts/make-tiny-llama.py); or a real model folder.
+ * Default model: the real SmolLM2-135M-Instruct (int8, its chat template) from ../shared/models when present, else the
+ * biggest fixture: .cache/fixtures/bench-llama3, .cache/fixtures/tiny-llama3, models/tiny-random-llama.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -17,27 +22,34 @@ import { parse as parseYaml } from 'yaml';
 import type { OptionScoreRequest } from '../backends/types.js';
 import { LocalOnnxBackend, type LocalOnnxOptions } from '../local/backend.js';
 import { ONNX_VARIANTS, type OnnxVariant } from '../local/folder.js';
-import { encodePrompt } from '../local/tokens.js';
+import { promptTokens } from '../local/tokens.js';
+import { forwardCounters } from '../local/forward.js';
+import { sessionOptions } from '../local/model.js';
+import { measureMatmul } from './roofline.js';
 import { PROMPT_FORMATS, formatPrompt, type PromptFormat } from '../prompts/formats.js';
 import { loadSubject } from '../tasks/mmlu/data.js';
 import { renderMmluPrompt } from '../tasks/mmlu/prompts.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const defaultModel = ['.cache/fixtures/bench-llama3', '.cache/fixtures/tiny-llama3', 'models/tiny-random-llama']
-  .map((d) => path.join(ROOT, d))
-  .find((d) => existsSync(path.join(d, 'onnx')));
+const SMOLLM2 = path.join(ROOT, '..', 'shared', 'models', 'SmolLM2-135M-Instruct');
+const real = existsSync(path.join(SMOLLM2, 'onnx/model_int8.onnx'));
+const defaultModel = real
+  ? SMOLLM2
+  : ['.cache/fixtures/bench-llama3', '.cache/fixtures/tiny-llama3', 'models/tiny-random-llama']
+      .map((d) => path.join(ROOT, d))
+      .find((d) => existsSync(path.join(d, 'onnx')));
 
 const { values: args } = parseArgs({
   options: {
     model: { type: 'string', default: defaultModel },
-    variant: { type: 'string', default: 'fp32' },
-    format: { type: 'string', default: 'llama3_chat' },
+    variant: { type: 'string', default: real ? 'int8' : 'fp32' },
+    format: { type: 'string', default: real ? 'chat_template' : 'llama3_chat' },
     data: { type: 'string', default: '/work/shared/data/mmlu' },
     subject: { type: 'string', default: 'high_school_biology' },
     questions: { type: 'string', default: '4' },
     personas: { type: 'string', default: '57' },
-    batch: { type: 'string', default: '16' },
-    modes: { type: 'string', default: 'single,batched,prefix' },
+    batch: { type: 'string', default: '64' },
+    modes: { type: 'string', default: 'seed,batched,prefix' },
     json: { type: 'boolean', default: false },
     child: { type: 'boolean', default: false },
   },
@@ -45,6 +57,7 @@ const { values: args } = parseArgs({
 
 const MODES = {
   single: { maxBatch: 1, prefixReuse: false },
+  seed: { maxBatch: 16, prefixReuse: false },
   batched: { maxBatch: Number(args.batch), prefixReuse: false },
   prefix: { maxBatch: Number(args.batch), prefixReuse: true },
 } as const;
@@ -59,6 +72,7 @@ function requests(): OptionScoreRequest[] {
     personas.map((persona) => {
       const user = renderMmluPrompt({ name: template.name, separator: template.separator, text: template.text }, item, persona);
       return { prompt: { user, text: formatPrompt(args.format as PromptFormat, { user }) }, options: ['A', 'B', 'C', 'D'] };
+      // (chat_template: no system message, the persona stays in the question, as configs/mmlu-demo.yaml)
     }),
   );
 }
@@ -68,6 +82,9 @@ interface ModeResult {
   cellsPerSecond: number;
   /** Max RSS of a process that loaded the model and ran only this mode. */
   peakRssMB: number;
+  /** Token positions the model computed (padding included) per cell. */
+  tokensPerCell: number;
+  sessionRuns: number;
   logprobs: number[][];
 }
 
@@ -76,6 +93,8 @@ interface ModeResult {
 async function runMode(mode: Mode, reqs: OptionScoreRequest[], base: LocalOnnxOptions): Promise<ModeResult> {
   const backend = new LocalOnnxBackend({ ...base, ...MODES[mode] });
   await backend.scoreOptions(reqs.slice(0, 2)); // warm-up: load, first-run allocations
+  (await backend.model()).lastPrefix = undefined; // the warm-up's prefix must not count as reused
+  const before = { ...forwardCounters };
   const start = performance.now();
   const out = await backend.scoreOptions(reqs);
   const seconds = (performance.now() - start) / 1000;
@@ -83,6 +102,8 @@ async function runMode(mode: Mode, reqs: OptionScoreRequest[], base: LocalOnnxOp
     seconds,
     cellsPerSecond: reqs.length / seconds,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
+    tokensPerCell: (forwardCounters.tokens - before.tokens) / reqs.length,
+    sessionRuns: forwardCounters.runs - before.runs,
     logprobs: out.map((o) => (o.ok ? o.value.logprobs : [NaN])),
   };
 }
@@ -100,7 +121,10 @@ async function main(): Promise<void> {
   const loadStart = performance.now();
   const model = await new LocalOnnxBackend(base).model();
   const loadSeconds = (performance.now() - loadStart) / 1000;
-  const tokens = reqs.map((r) => encodePrompt(model.tokenizer, r.prompt.text).length);
+  const tokens = reqs.map((r) => promptTokens(model.tokenizer, args.format as PromptFormat, r.prompt).length);
+  const flops = flopsPerToken(JSON.parse(readFileSync(path.join(model.dir, 'config.json'), 'utf8')));
+  const opts = sessionOptions(['cpu'], args.variant as OnnxVariant);
+  const roofline = await measureMatmul(args.variant === 'int8' ? 'MatMulInteger' : 'MatMul', opts);
   const results: Partial<Record<Mode, ModeResult>> = {};
   for (const mode of modes) {
     const argv = [fileURLToPath(import.meta.url), ...process.argv.slice(2), '--modes', mode, '--child'];
@@ -111,6 +135,14 @@ async function main(): Promise<void> {
   for (const r of runs.slice(1)) {
     r.logprobs.forEach((row, i) => row.forEach((x, j) => (maxDelta = Math.max(maxDelta, Math.abs(x - runs[0]!.logprobs[i]![j]!)))));
   }
+  const seed = results.seed?.cellsPerSecond;
+  const modesOut = Object.fromEntries(
+    Object.entries(results).map(([m, { logprobs: _, ...r }]) => {
+      // Weight matmuls of every computed position, plus the lm_head of one position per cell (num_logits_to_keep).
+      const gflops = (r.cellsPerSecond * (r.tokensPerCell * flops.perToken + flops.lmHead)) / 1e9;
+      return [m, { ...r, gflops, rooflineFraction: gflops / roofline.gflops, ...(seed ? { vsSeed: r.cellsPerSecond / seed } : {}) }];
+    }),
+  );
   const summary = {
     model: model.dir,
     onnx: path.relative(model.dir, model.onnxFile),
@@ -120,7 +152,10 @@ async function main(): Promise<void> {
     meanPromptTokens: Math.round(tokens.reduce((a, b) => a + b, 0) / tokens.length),
     batch: Number(args.batch),
     loadSeconds,
-    modes: Object.fromEntries(Object.entries(results).map(([m, { logprobs: _, ...r }]) => [m, r])),
+    intraOpThreads: process.env.ROLYPLAY_ORT_THREADS ?? 'onnxruntime default',
+    gflopPerToken: flops.perToken / 1e9,
+    roofline,
+    modes: modesOut,
     maxAbsDeltaLogprob: maxDelta,
   };
   if (args.json) return void console.log(JSON.stringify(summary, null, 1));
@@ -132,13 +167,28 @@ async function main(): Promise<void> {
     `${reqs.length} cells (${args.subject}, ${args.questions} questions x ${args.personas} personas), ` +
       `mean ${summary.meanPromptTokens} prompt tokens, batch ${args.batch}`,
   );
+  console.log(
+    `roofline: onnxruntime ${roofline.op} ${roofline.shape.join('x')} ${roofline.gflops.toFixed(1)} GFLOP/s; ` +
+      `model ${(flops.perToken / 1e9).toFixed(3)} GFLOP per computed token (weight matmuls)`,
+  );
+  console.log('  mode        cells/s  vs seed  tokens/cell  session runs  GFLOP/s  roofline   seconds  peak RSS');
   for (const [mode, r] of Object.entries(summary.modes)) {
     console.log(
-      `  ${mode.padEnd(8)} ${r.cellsPerSecond.toFixed(1).padStart(8)} cells/s ${r.seconds.toFixed(2).padStart(7)} s` +
-        `   peak RSS ${r.peakRssMB.toFixed(0)} MB`,
+      `  ${mode.padEnd(8)} ${r.cellsPerSecond.toFixed(1).padStart(10)} ${(r.vsSeed ? `${r.vsSeed.toFixed(2)}x` : '-').padStart(8)}` +
+        ` ${r.tokensPerCell.toFixed(1).padStart(12)} ${String(r.sessionRuns).padStart(13)} ${r.gflops.toFixed(1).padStart(8)}` +
+        ` ${(100 * r.rooflineFraction).toFixed(0).padStart(8)}% ${r.seconds.toFixed(2).padStart(9)} ${r.peakRssMB.toFixed(0).padStart(6)} MB`,
     );
   }
-  console.log(`max |Δ log-prob| between modes: ${maxDelta.toExponential(2)}`);
+  console.log(`max |Δ log-prob| between modes: ${maxDelta.toExponential(2)}${args.variant === 'int8' ? ' (dynamic int8 is not batch-invariant; variant w8 is)' : ''}`);
+}
+
+/** Multiply-adds ×2 of the weight matmuls per token (q, k, v, o, gate, up, down), and of the lm_head. */
+function flopsPerToken(c: Record<string, number>): { perToken: number; lmHead: number } {
+  const h = c.hidden_size!;
+  const headDim = c.head_dim ?? h / c.num_attention_heads!;
+  const kv = (c.num_key_value_heads ?? c.num_attention_heads!) * headDim;
+  const layer = h * c.num_attention_heads! * headDim * 2 + 2 * h * kv + 3 * h * c.intermediate_size!;
+  return { perToken: 2 * c.num_hidden_layers! * layer, lmHead: 2 * h * c.vocab_size! };
 }
 
 main().catch((e: unknown) => {

@@ -16,13 +16,15 @@ import {
   type ExperimentConfigParsed,
   type MmluConfigParsed,
   type ModelSpec,
+  ModelChoice,
   PersonaSetRef,
   TemplateRef,
 } from './schema.js';
 import { MMLU_SUBJECTS, expertPersonaFor } from '../tasks/mmlu/categories.js';
 import { type MmluTemplate, placeholders } from '../tasks/mmlu/prompts.js';
-import { checkMmluData, type MmluSplit } from '../tasks/mmlu/data.js';
-import type { PromptFormat } from '../prompts/formats.js';
+import { MMLU_TARBALL_URL, cachedMmluDir, checkMmluData, downloadMmlu, mmluCacheDir, type MmluSplit } from '../tasks/mmlu/data.js';
+import type { ChatSpec, PromptFormat } from '../prompts/formats.js';
+import { cachedModelDir, isHubId, type OnnxVariant } from '../local/folder.js';
 
 /** The configs/ folder shipped with the package (persona sets, templates, example experiments). */
 export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
@@ -43,7 +45,11 @@ export interface CommonSpec {
   specHash: string;
   personas: string[];
   format: PromptFormat;
+  /** Set with format chat_template: the system message per persona. */
+  chat?: ChatSpec;
   model: ModelSpec;
+  /** Set when the model in use is a fallback candidate with a warning (e.g. random weights): shown loudly. */
+  modelWarning?: string;
   execution: {
     /** Questions (MMLU) or games (bandit) per batch activity; each batch covers them for all personas. */
     unitsPerBatch: number;
@@ -98,14 +104,33 @@ export function readConfigFile(file: string): unknown {
 }
 
 export interface LoadOptions {
+  /** Hub ids that could not be downloaded (resolveConfigOnline): their candidates are skipped. */
+  hubFailures?: Map<string, string>;
+  /** The MMLU data download failed for this reason (resolveConfigOnline). */
+  dataFailure?: string;
   /** Where the raw config came from, for messages and for resolving relative paths. */
   file?: string;
   baseDir?: string;
   configsDir?: string;
 }
 
-/** Validate a raw config (parsed YAML or workflow JSON input) and resolve it into a spec. */
+/** Validate a raw config (parsed YAML or workflow JSON input) and resolve it into a spec (no network). */
 export function resolveConfig(raw: unknown, overrides: string[] = [], opts: LoadOptions = {}): ExperimentSpec {
+  const { spec, pendingData } = resolveDetailed(raw, overrides, opts);
+  if (pendingData && spec.task === 'mmlu') {
+    throw new InputError('data.path', `MMLU data folder ${spec.data.path} does not exist`, `\`rolyplay run\` downloads it when online (cached in ${mmluCacheDir()}); or point data.path at a folder with test/<subject>_test.csv files`, opts.file);
+  }
+  return spec;
+}
+
+/** A spec and what `resolveConfigOnline` should download before resolving again. */
+interface Resolved {
+  spec: ExperimentSpec;
+  pending?: ModelPick['pending'];
+  pendingData?: boolean;
+}
+
+function resolveDetailed(raw: unknown, overrides: string[], opts: LoadOptions): Resolved {
   const withOverrides = applyOverrides(raw, overrides);
   // reportInput: zod 4 leaves `issue.input` out by default, and zodToInputError needs it to tell missing from wrong.
   const parsed = ExperimentConfig.safeParse(withOverrides, { reportInput: true });
@@ -113,8 +138,53 @@ export function resolveConfig(raw: unknown, overrides: string[] = [], opts: Load
   return resolveParsed(parsed.data, opts);
 }
 
+/**
+ * `resolveConfig`, but a hub candidate ranked before the one that would run is downloaded first (progress bar,
+ * cache); one that cannot be (offline, HF_HUB_OFFLINE=1) is skipped with the reason in the model warning.
+ */
+export async function resolveConfigOnline(raw: unknown, overrides: string[] = [], opts: LoadOptions = {}): Promise<ExperimentSpec> {
+  const hubFailures = new Map(opts.hubFailures);
+  const tried = new Set<string>();
+  let dataFailure = opts.dataFailure;
+  for (;;) {
+    const { spec, pending, pendingData } = resolveDetailed(raw, overrides, { ...opts, hubFailures, dataFailure });
+    if (pendingData) {
+      await downloadMmlu().catch((e: Error) => (dataFailure = e.message.replace(/\.$/, '')));
+      continue;
+    }
+    if (!pending) return spec;
+    if (process.env.HF_HUB_OFFLINE === '1') {
+      hubFailures.set(pending.id, 'HF_HUB_OFFLINE=1');
+      continue;
+    }
+    if (tried.has(pending.id)) {
+      hubFailures.set(pending.id, 'the download left an incomplete folder');
+      continue;
+    }
+    tried.add(pending.id);
+    try {
+      const { resolveModelDir } = await import('../local/folder.js');
+      await resolveModelDir(pending.id, pending.variant);
+    } catch (e) {
+      hubFailures.set(pending.id, (e as Error).message.split(' (')[0] ?? 'failed');
+    }
+  }
+}
+
+/** The loud form of a spec's model warning, for consoles and logs. */
+export function modelWarningBanner(spec: CommonSpec): string | undefined {
+  if (!spec.modelWarning) return undefined;
+  const line = '!'.repeat(78);
+  return `${line}\n!! WARNING: model ${modelLabel(spec)}: ${spec.modelWarning}\n${line}`;
+}
+
 export function loadExperiment(file: string, overrides: string[] = [], configsDir = BUILTIN_CONFIGS): ExperimentSpec {
   return resolveConfig(readConfigFile(file), overrides, { file, baseDir: dirname(resolve(file)), configsDir });
+}
+
+/** `loadExperiment` with hub candidates downloaded when online (see resolveConfigOnline). */
+export function loadExperimentOnline(file: string, overrides: string[] = [], configsDir = BUILTIN_CONFIGS): Promise<ExperimentSpec> {
+  return resolveConfigOnline(readConfigFile(file), overrides, { file, baseDir: dirname(resolve(file)), configsDir });
 }
 
 function zodToInputError(error: z.ZodError, file?: string): InputError {
@@ -123,28 +193,40 @@ function zodToInputError(error: z.ZodError, file?: string): InputError {
   let fix = 'see the config reference in README.md';
   if (issue.code === 'unrecognized_keys') fix = `remove or rename ${issue.keys.join(', ')}`;
   else if (issue.code === 'invalid_value' && 'values' in issue) fix = `use one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-  else if (issue.code === 'invalid_union' && field === 'model') fix = 'set model.backend to "openai" or "onnx"';
+  else if (issue.code === 'invalid_union' && issue.input === undefined) fix = `add ${field}`;
+  else if (issue.code === 'invalid_union' && field === 'model') fix = 'set model.backend to "openai" or "onnx", give {candidates: [...]}, or name a file in configs/models';
   else if (issue.code === 'invalid_type' && issue.input === undefined) fix = `add ${field}`;
   const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
   return new InputError(field, issue.message + more, fix, file);
 }
 
 interface ResolveContext {
+  /** Hub ids that could not be downloaded, with the reason (set by resolveConfigOnline). */
+  hubFailures?: Map<string, string>;
+  /** Out: the hub candidate to download before the picked one (see ModelPick). */
+  pending?: ModelPick['pending'];
+  /** Out: the MMLU data folder is absent and not cached: resolveConfigOnline downloads it. */
+  pendingData?: boolean;
+  /** Why the MMLU download failed (set by resolveConfigOnline). */
+  dataFailure?: string;
   baseDir: string;
   configsDir: string;
   file?: string;
   abs(p: string): string;
 }
 
-function resolveParsed(cfg: ExperimentConfigParsed, opts: LoadOptions): ExperimentSpec {
+function resolveParsed(cfg: ExperimentConfigParsed, opts: LoadOptions): Resolved {
   const baseDir = opts.baseDir ?? process.cwd();
   const ctx: ResolveContext = {
+    hubFailures: opts.hubFailures,
+    dataFailure: opts.dataFailure,
     baseDir,
     configsDir: opts.configsDir ?? BUILTIN_CONFIGS,
     file: opts.file,
     abs: (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p)),
   };
-  return cfg.task === 'mmlu' ? resolveMmlu(cfg, ctx) : resolveBandit(cfg, ctx);
+  const spec = cfg.task === 'mmlu' ? resolveMmlu(cfg, ctx) : resolveBandit(cfg, ctx);
+  return { spec, ...(ctx.pending ? { pending: ctx.pending } : {}), ...(ctx.pendingData ? { pendingData: true } : {}) };
 }
 
 /** The parts every task resolves the same way: persona sets, model paths, run name, execution, output folder. */
@@ -155,17 +237,23 @@ function resolveCommon(
   unitsPerBatch: number,
 ): CommonSpec & { task: ExperimentConfigParsed['task'] } {
   const personas = unique(cfg.personas.flatMap((ref, i) => loadPersonaSet(ref, `personas.${i}`, ctx.configsDir, ctx.baseDir, ctx.file)));
-  const model: ModelSpec = cfg.model.backend === 'onnx' && !looksLikeHubId(cfg.model.path) ? { ...cfg.model, path: ctx.abs(cfg.model.path) } : cfg.model;
-  const specHash = hashOf({ task: cfg.task, personas, format: cfg.format, model, ...results });
+  const picked = resolveModel(cfg.model, ctx);
+  ctx.pending = picked.pending;
+  const { model } = picked;
+  const format = picked.format ?? cfg.format;
+  const chat = resolveChat(cfg, format, picked.format !== undefined, ctx.file);
+  const specHash = hashOf({ task: cfg.task, personas, format, chat, model, ...results });
   const run = cfg.name ?? `${cfg.task}-${specHash.slice(0, 10)}`;
-  const local = cfg.model.backend === 'onnx';
+  const local = model.backend === 'onnx';
   return {
     task: cfg.task,
     run,
     specHash,
     personas,
-    format: cfg.format,
+    format,
+    ...(chat ? { chat } : {}),
     model,
+    ...(picked.warning ? { modelWarning: picked.warning } : {}),
     execution: {
       unitsPerBatch,
       batchesPerShard: cfg.execution.batches_per_shard,
@@ -176,6 +264,25 @@ function resolveCommon(
     },
     outDir: join(ctx.abs(cfg.output.dir), run),
   };
+}
+
+/** The fork's system message on Llama-3 for the bandit; MMLU's persona is in the question, so none by default. */
+const DEFAULT_CHAT_SYSTEM = { mmlu: null, bandit: 'You are a {persona}.' } as const;
+
+/** `fromModel`: the format was set by the model candidate in use, so a `chat:` meant for chat_template is moot. */
+function resolveChat(cfg: ExperimentConfigParsed, format: PromptFormat, fromModel: boolean, file?: string): ChatSpec | undefined {
+  if (format !== 'chat_template') {
+    if (cfg.chat && !fromModel) throw new InputError('chat', `chat applies to format chat_template only (format is ${format})`, 'remove chat, or set format: chat_template', file);
+    return undefined;
+  }
+  const system = cfg.chat?.system;
+  if (system === undefined) return { system: DEFAULT_CHAT_SYSTEM[cfg.task] };
+  if (system === 'none') return { system: null };
+  const unknown = [...system.matchAll(/\{(\w*)\}/g)].map((m) => m[1]).filter((n) => n !== 'persona');
+  if (unknown.length) {
+    throw new InputError('chat.system', `unknown placeholder(s) ${unknown.map((n) => `{${n}}`).join(', ')}`, 'use {persona} for the persona, e.g. "You are a {persona}."', file);
+  }
+  return { system };
 }
 
 function resolveBandit(cfg: BanditConfigParsed, ctx: ResolveContext): BanditSpec {
@@ -198,12 +305,27 @@ function resolveMmlu(cfg: MmluConfigParsed, ctx: ResolveContext): MmluSpec {
   if (unknown.length > 0) {
     throw new InputError('data.subjects', `unknown MMLU subject(s) ${unknown.join(', ')}`, `use names like ${MMLU_SUBJECTS.slice(0, 3).join(', ')} (57 in all), or "all"`, file);
   }
-  const dataPath = abs(cfg.data.path);
-  try {
-    checkMmluData(dataPath, subjects, cfg.data.split);
-  } catch (err) {
-    if (err instanceof InputError) throw new InputError(err.field, err.problem, err.fix, file);
-    throw err;
+  let dataPath = abs(cfg.data.path);
+  if (!existsSync(dataPath) && cfg.data.download) {
+    const cached = cachedMmluDir();
+    if (cached) dataPath = cached;
+    else if (ctx.dataFailure === undefined) ctx.pendingData = true;
+    else {
+      throw new InputError(
+        'data.path',
+        `MMLU data folder ${dataPath} does not exist and downloading ${process.env.ROLYPLAY_MMLU_URL ?? MMLU_TARBALL_URL} failed (${ctx.dataFailure})`,
+        `go online and run again (the download is cached in ${mmluCacheDir()}), or download that tarball elsewhere and extract its data/ folder to ${dataPath}, or point data.path at a folder with test/<subject>_test.csv files`,
+        file,
+      );
+    }
+  }
+  if (!ctx.pendingData) {
+    try {
+      checkMmluData(dataPath, subjects, cfg.data.split);
+    } catch (err) {
+      if (err instanceof InputError) throw new InputError(err.field, err.problem, err.fix, file);
+      throw err;
+    }
   }
 
   const neutral = unique(cfg.groups.neutral.flatMap((ref, i) => loadPersonaSet(ref, `groups.neutral.${i}`, configsDir, baseDir, file)));
@@ -229,8 +351,59 @@ function resolveMmlu(cfg: MmluConfigParsed, ctx: ResolveContext): MmluSpec {
   return { ...resolveCommon(cfg, ctx, results, cfg.execution.questions_per_batch), ...results, data, task: 'mmlu' };
 }
 
-function looksLikeHubId(p: string): boolean {
-  return /^[\w.-]+\/[\w.-]+$/.test(p) && !existsSync(p) && !p.startsWith('.');
+interface ModelPick {
+  model: ModelSpec;
+  format?: PromptFormat;
+  warning?: string;
+  /** A hub candidate ranked before the one picked that is not in the cache: `resolveConfigOnline` downloads it. */
+  pending?: { id: string; variant: OnnxVariant };
+}
+
+/**
+ * The model that runs: the one given, or the first usable candidate (a local folder that exists, a hub id in the
+ * cache, an API model). Hub candidates not yet downloaded are skipped here (no network in config loading) and
+ * reported as `pending`; those in `ctx.hubFailures` could not be downloaded and are skipped with the reason.
+ */
+function resolveModel(choice: z.output<typeof ModelChoice>, ctx: ResolveContext): ModelPick {
+  let abs = ctx.abs;
+  let where = ctx.file;
+  if (typeof choice === 'string') {
+    const path = findDataFile(choice, 'models', ctx.configsDir, ctx.baseDir);
+    if (!path) {
+      throw new InputError('model', `unknown model "${choice}"`, `use a file name from ${join(ctx.configsDir, 'models')} (${listYaml(join(ctx.configsDir, 'models'))}), a path to such a YAML file, or a block {backend: onnx, path: ...}`, ctx.file);
+    }
+    const parsed = ModelChoice.safeParse(readConfigFile(path), { reportInput: true });
+    if (!parsed.success) throw zodToInputError(parsed.error, path);
+    if (typeof parsed.data === 'string') throw new InputError('(model file)', 'a model file must hold a model block or {candidates: [...]}, not another name', 'write the model block into the file', path);
+    choice = parsed.data;
+    where = path;
+    abs = (p: string) => (isAbsolute(p) ? p : resolve(dirname(path), p));
+  }
+  const localPath = (m: ModelSpec): ModelSpec => (m.backend === 'onnx' && !isHubId(m.path) ? { ...m, path: abs(m.path) } : m);
+  if (!('candidates' in choice)) return { model: localPath(choice) };
+  const skipped: string[] = [];
+  let pending: ModelPick['pending'];
+  for (const { warning, format, ...candidate } of choice.candidates) {
+    const model = localPath(candidate);
+    const pick = (): ModelPick => ({
+      model,
+      ...(format ? { format } : {}),
+      ...(warning || skipped.length ? { warning: [warning, skipped.length ? `not used: ${skipped.join('; ')}` : ''].filter(Boolean).join(' — ') } : {}),
+      ...(pending ? { pending } : {}),
+    });
+    if (model.backend === 'openai') return pick();
+    if (!isHubId(model.path)) {
+      if (existsSync(model.path)) return pick();
+      skipped.push(`${model.path} does not exist`);
+    } else if (cachedModelDir(model.path, model.variant)) {
+      return pick();
+    } else {
+      const failure = ctx.hubFailures?.get(model.path);
+      skipped.push(`${model.path} ${failure ? `could not be downloaded (${failure})` : 'is not downloaded'}`);
+      if (!failure) pending ??= { id: model.path, variant: model.variant };
+    }
+  }
+  throw new InputError('model.candidates', `no model candidate is usable: ${skipped.join('; ')}`, 'add a local model folder that exists as a candidate, or go online once so that a hub candidate is downloaded', where);
 }
 
 function loadPersonaSet(ref: z.output<typeof PersonaSetRef>, field: string, configsDir: string, baseDir: string, file?: string): string[] {
@@ -295,7 +468,7 @@ function loadTemplate(ref: z.output<typeof TemplateRef>, configsDir: string, bas
   };
 }
 
-function findDataFile(ref: string, kind: 'personas' | 'templates', configsDir: string, baseDir: string): string | undefined {
+function findDataFile(ref: string, kind: 'personas' | 'templates' | 'models', configsDir: string, baseDir: string): string | undefined {
   const candidates = ref.endsWith('.yaml') || ref.endsWith('.yml') ? [resolve(baseDir, ref), resolve(ref)] : [join(configsDir, kind, `${ref}.yaml`), join(baseDir, kind, `${ref}.yaml`)];
   return candidates.find((c) => existsSync(c));
 }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { PROMPT_FORMATS } from '../prompts/formats.js';
+import { ONNX_VARIANTS } from '../local/folder.js';
 
 const posInt = z.number().int().positive();
 
@@ -45,13 +46,43 @@ export const OnnxModel = z
     backend: z.literal('onnx'),
     /** A local model folder (Hugging Face ONNX layout) or a hub id such as onnx-community/Llama-3.2-1B-Instruct. */
     path: z.string().min(1),
-    variant: z.enum(['fp32', 'fp16', 'int8', 'q4']).default('fp32'),
+    variant: z.enum(ONNX_VARIANTS).default('fp32'),
     providers: z.array(z.enum(['cpu', 'cuda'])).min(1).default(['cpu']),
     max_batch: posInt.default(64),
   })
   .strict();
 
+/**
+ * `chat:` beside `format: chat_template`: the system message per persona ("You are a {persona}."), or `none` for no
+ * system message. The persona also stays where the task's template puts it in the user message.
+ */
+export const ChatConfig = z
+  .object({
+    system: z.union([z.literal('none'), z.string().min(1)]).optional(),
+  })
+  .strict();
+
 export const ModelConfig = z.discriminatedUnion('backend', [OpenAIModel, OnnxModel]);
+
+/** What a candidate adds to a model: a warning to show when it is the one used, and its own prompt format. */
+const candidateExtras = {
+  /** Shown loudly (console, metrics.json) when this candidate is used, e.g. "random weights: accuracies are noise". */
+  warning: z.string().min(1).optional(),
+  /** Replaces the experiment's `format` when this candidate is used (a model without a chat template). */
+  format: z.enum(PROMPT_FORMATS).optional(),
+};
+export const ModelCandidate = z.discriminatedUnion('backend', [OpenAIModel.extend(candidateExtras), OnnxModel.extend(candidateExtras)]);
+export type ModelCandidateParsed = z.output<typeof ModelCandidate>;
+
+/**
+ * `model:` of an experiment: one model, a fallback list (the first usable one runs: a local folder that exists, a
+ * hub id already in the cache or downloadable now, an API model), or the name of such a file in configs/models.
+ */
+export const ModelChoice = z.union([
+  z.string().min(1),
+  ModelConfig,
+  z.object({ candidates: z.array(ModelCandidate).min(1) }).strict(),
+]);
 
 const runName = z
   .string()
@@ -94,6 +125,8 @@ export const MmluConfig = z
         subjects: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
         /** Use only the first N questions of each subject (file order). */
         limit: posInt.optional(),
+        /** When `path` does not exist: download the Hendrycks tarball into the cache (online) and use that. */
+        download: z.boolean().default(true),
       })
       .strict(),
     personas: z.array(PersonaSetRef).min(1),
@@ -101,6 +134,7 @@ export const MmluConfig = z
     groups: z.object({ neutral: z.array(PersonaSetRef).default([]) }).strict().default({ neutral: [] }),
     template: TemplateRef.default('mmlu_paper'),
     format: z.enum(PROMPT_FORMATS).default('plain'),
+    chat: ChatConfig.optional(),
     scoring: z
       .object({
         /** logits | generate (the seed's API path) | generate_fork (the fork's late rule: one generation, its letters
@@ -117,7 +151,7 @@ export const MmluConfig = z
       })
       .strict()
       .default({ mode: 'logits', max_tries: 10 }),
-    model: ModelConfig,
+    model: ModelChoice,
     execution: executionSchema('questions_per_batch', 128),
     output: OutputConfig,
   })
@@ -141,6 +175,7 @@ export const BanditConfig = z
     design: z.enum(['faithful', 'paired']).default('faithful'),
     personas: z.array(PersonaSetRef).min(1).default(['ages']),
     format: z.enum(PROMPT_FORMATS).default('plain'),
+    chat: ChatConfig.optional(),
     scoring: z
       .object({
         /** logits: sample from softmax(log-probs of "1"/"2" / temperature); generate: exact "1" or "2" only. */
@@ -155,7 +190,7 @@ export const BanditConfig = z
       .object({ acc_last: z.enum(['faithful', 'intended']).default('faithful') })
       .strict()
       .default({ acc_last: 'faithful' }),
-    model: ModelConfig,
+    model: ModelChoice,
     execution: executionSchema('games_per_batch', 10),
     output: OutputConfig,
   })

@@ -1,6 +1,7 @@
 /**
  * Local inference with onnxruntime-node behind the `Backend` interface. `prompt.text` is already rendered in the
- * configured format; it is tokenized like HF (add_special_tokens=true), scored in batches with shared-prefix reuse,
+ * configured format and tokenized like HF (add_special_tokens=true); with format chat_template the model's own
+ * template renders `prompt.system`/`prompt.user` instead (see tokens.ts). Prompts are scored in batches with shared-prefix reuse,
  * and option log-probs come from the full next-token log-softmax (method 'logits').
  */
 import path from 'node:path';
@@ -19,7 +20,7 @@ import type { OnnxVariant } from './folder.js';
 import { generateTokens, type GenerateParams } from './generate.js';
 import { loadLocalModel, type ExecutionProvider, type LocalModel } from './model.js';
 import { logSumExp, nextTokenLogits } from './scoring.js';
-import { answerTokens, checkFormat, encodePrompt, formatStopIds, type AnswerTokens } from './tokens.js';
+import { answerTokens, checkFormat, formatStopIds, promptTokens, type AnswerTokens } from './tokens.js';
 
 export interface LocalOnnxOptions {
   /** Local model folder (Hugging Face ONNX layout) or hub id. */
@@ -98,7 +99,7 @@ export class LocalOnnxBackend implements Backend {
     requests.forEach((req, index) => {
       try {
         const answer = this.answerTokens(model, req.options);
-        const tokens = [...encodePrompt(model.tokenizer, req.prompt.text), ...answer.postfix];
+        const tokens = [...promptTokens(model.tokenizer, this.options.format, req.prompt), ...answer.postfix];
         checkLength(model, tokens);
         jobs.push({ index, tokens, answer });
       } catch (e) {
@@ -132,7 +133,7 @@ export class LocalOnnxBackend implements Backend {
     const jobs: { index: number; tokens: number[]; params: GenerateParams }[] = [];
     requests.forEach((req, index) => {
       try {
-        const tokens = encodePrompt(model.tokenizer, req.prompt.text);
+        const tokens = promptTokens(model.tokenizer, this.options.format, req.prompt);
         const params = generateParams(model, req);
         checkLength(model, tokens, params.maxNewTokens);
         jobs.push({ index, tokens, params });

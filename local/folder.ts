@@ -3,17 +3,14 @@
  * tokenizer_config.json, generation_config.json, onnx/model*.onnx (+ model*.onnx_data). A hub id is downloaded
  * once into a cache folder with the same layout; offline, the user is told to point model.path at a folder.
  */
-import { createWriteStream, existsSync, readdirSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { ModelRegistry, env } from '@huggingface/transformers';
-import cliProgress from 'cli-progress';
+import { downloadFile, progressBars } from '../net/download.js';
 import { FatalBackendError } from '../backends/types.js';
 
-export const ONNX_VARIANTS = ['fp32', 'fp16', 'int8', 'q4'] as const;
+/** w8: int8 weights with float32 activations (scripts/make-weight-only-int8.py), batch-invariant unlike int8. */
+export const ONNX_VARIANTS = ['fp32', 'fp16', 'int8', 'q4', 'w8'] as const;
 export type OnnxVariant = (typeof ONNX_VARIANTS)[number];
 
 /** File names per variant under onnx/, in the order tried (onnx-community naming). */
@@ -22,13 +19,19 @@ export const VARIANT_FILES: Record<OnnxVariant, readonly string[]> = {
   fp16: ['model_fp16.onnx'],
   int8: ['model_int8.onnx', 'model_quantized.onnx'],
   q4: ['model_q4.onnx'],
+  w8: ['model_w8.onnx'],
 };
 
 /** transformers.js dtype names for the download; onnx-community repos ship int8 as `q8` (model_quantized.onnx). */
-const HUB_DTYPE: Record<OnnxVariant, string> = { fp32: 'fp32', fp16: 'fp16', int8: 'q8', q4: 'q4' };
+const HUB_DTYPE: Record<OnnxVariant, string | undefined> = { fp32: 'fp32', fp16: 'fp16', int8: 'q8', q4: 'q4', w8: undefined };
 
 const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
 const HUB_ID = /^[\w.-]+\/[\w.-]+$/;
+
+/** `owner/name` that is not an existing local path. */
+export function isHubId(pathOrId: string): boolean {
+  return HUB_ID.test(pathOrId) && !pathOrId.startsWith('.') && !existsSync(pathOrId);
+}
 
 /** A model folder that cannot be used as it is. Fatal: retrying cannot fix a folder. */
 export class ModelFolderError extends FatalBackendError {
@@ -90,21 +93,32 @@ export async function resolveModelDir(pathOrId: string, variant: OnnxVariant, ca
     );
   }
   const dir = path.join(cacheDir, pathOrId);
-  const complete = () => {
-    try {
-      checkFolderFiles(dir);
-      findOnnxFile(dir, variant);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!complete()) await download(pathOrId, variant, dir);
+  if (!cachedModelDir(pathOrId, variant, cacheDir)) await download(pathOrId, variant, dir);
   return dir;
 }
 
+/** The cache folder of a hub id when it holds a complete download of `variant` (no network). */
+export function cachedModelDir(id: string, variant: OnnxVariant, cacheDir = defaultCacheDir()): string | undefined {
+  const dir = path.join(cacheDir, id);
+  try {
+    checkFolderFiles(dir);
+    findOnnxFile(dir, variant);
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
 async function download(id: string, variant: OnnxVariant, dir: string): Promise<void> {
+  const { ModelRegistry, env } = await import('@huggingface/transformers');
+  if (process.env.HF_ENDPOINT) env.remoteHost = process.env.HF_ENDPOINT;
   let files: string[];
+  if (HUB_DTYPE[variant] === undefined) {
+    throw new ModelFolderError(
+      `Variant "${variant}" is not on the hub: build it from the int8 export with scripts/make-weight-only-int8.py ` +
+        'and set model.path to that folder.',
+    );
+  }
   try {
     files = await ModelRegistry.get_pipeline_files('text-generation', id, { dtype: HUB_DTYPE[variant] as never });
   } catch (e) {
@@ -117,51 +131,22 @@ async function download(id: string, variant: OnnxVariant, dir: string): Promise<
   // Data files before the .onnx that references them, so an interrupted download never looks complete.
   files.sort((a, b) => Number(a.endsWith('.onnx')) - Number(b.endsWith('.onnx')));
   // cli-progress draws garbage on stop() when stderr is not a terminal (logs, CI): print one line per file there.
-  const bars = process.stderr.isTTY
-    ? new cliProgress.MultiBar(
-        { format: ' {file} [{bar}] {percentage}% {value}/{total} MB', hideCursor: true, clearOnComplete: false },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
+  const bars = progressBars();
+  const token = process.env.HF_TOKEN ?? process.env.HF_ACCESS_TOKEN;
   try {
     for (const file of files) {
       const dest = path.join(dir, file);
       if (existsSync(dest)) continue;
-      await fetchFile(hubUrl(id, file), dest, file, bars);
+      await downloadFile(hubUrl(env, id, file), dest, { label: file, bars, ...(token ? { headers: { Authorization: `Bearer ${token}` } } : {}) });
     }
+  } catch (e) {
+    throw e instanceof ModelFolderError ? e : new ModelFolderError((e as Error).message);
   } finally {
     bars?.stop();
   }
 }
 
-function hubUrl(id: string, file: string): string {
+function hubUrl(env: { remotePathTemplate: string; remoteHost: string }, id: string, file: string): string {
   const repoPath = env.remotePathTemplate.replaceAll('{model}', id).replaceAll('{revision}', 'main');
   return new URL(repoPath + file, env.remoteHost).href;
-}
-
-async function fetchFile(url: string, dest: string, label: string, bars?: cliProgress.MultiBar): Promise<void> {
-  const token = process.env.HF_TOKEN ?? process.env.HF_ACCESS_TOKEN;
-  const res = await fetch(url, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
-  if (!res.ok || !res.body) throw new ModelFolderError(`Downloading ${url} failed: HTTP ${res.status}.`);
-  const mb = (n: number) => Math.round(n / 1e5) / 10;
-  const total = Number(res.headers.get('content-length') ?? 0);
-  const bar = bars?.create(mb(total), 0, { file: label });
-  if (!bar) console.error(`downloading ${url} (${mb(total)} MB)`);
-  let done = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      done += chunk.length;
-      bar?.update(mb(done));
-      cb(null, chunk);
-    },
-  });
-  await mkdir(path.dirname(dest), { recursive: true });
-  const partial = `${dest}.partial`;
-  try {
-    await pipeline(Readable.fromWeb(res.body as never), count, createWriteStream(partial));
-    await rename(partial, dest);
-  } catch (e) {
-    await rm(partial, { force: true });
-    throw e;
-  }
 }

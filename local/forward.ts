@@ -36,6 +36,26 @@ export async function forward(
   rows: number[][],
   withLogits = true,
 ): Promise<StepResult> {
+  const { out, mask, seen, total } = await runStep(model, state, rows, withLogits ? undefined : model.cacheOutputs);
+  const kv: Record<string, ort.Tensor> = {};
+  for (let i = 0; i < model.io.layers; i++) {
+    for (const part of ['key', 'value']) kv[`past_key_values.${i}.${part}`] = out[`present.${i}.${part}`]!;
+  }
+  const logits = withLogits ? lastLogits(model, out.logits!, rows.length) : [];
+  return { logits, state: { kv, mask, batch: rows.length, length: total, seen } };
+}
+
+/**
+ * The next-token logits of each row after `state`, when the grown cache is not needed (the last step of scoring):
+ * only `logits` is fetched, so onnxruntime does not copy [batch, kvHeads, length, headDim] per layer out to JS
+ * (with 57 personas and a 300-token question that is ~0.8 GB per pass on SmolLM2).
+ */
+export async function forwardLogits(model: LocalModel, state: CacheState | null, rows: number[][]): Promise<Float32Array[]> {
+  const { out } = await runStep(model, state, rows, ['logits']);
+  return lastLogits(model, out.logits!, rows.length);
+}
+
+async function runStep(model: LocalModel, state: CacheState | null, rows: number[][], fetches: string[] | undefined) {
   const { io, session } = model;
   const batch = rows.length;
   if (state && state.batch !== batch) throw new Error(`cache batch ${state.batch} != ${batch} rows`);
@@ -43,6 +63,8 @@ export async function forward(
   const { ids, mask, positions, seen } = layoutStep(state, rows, model.padId);
   const seqLen = ids.length / batch;
   const total = past + seqLen;
+  forwardCounters.tokens += batch * seqLen;
+  forwardCounters.runs++;
 
   const feeds: Record<string, ort.Tensor> = {
     input_ids: new ort.Tensor('int64', ids, [batch, seqLen]),
@@ -55,17 +77,15 @@ export async function forward(
 
   let out: ort.InferenceSession.ReturnType;
   try {
-    out = await (withLogits ? session.run(feeds) : session.run(feeds, model.cacheOutputs));
+    out = await (fetches ? session.run(feeds, fetches) : session.run(feeds));
   } catch (e) {
     throw new FatalBackendError(`onnxruntime failed on ${model.onnxFile}: ${(e as Error).message}`);
   }
-  const kv: Record<string, ort.Tensor> = {};
-  for (let i = 0; i < io.layers; i++) {
-    for (const part of ['key', 'value']) kv[`past_key_values.${i}.${part}`] = out[`present.${i}.${part}`]!;
-  }
-  const logits = withLogits ? lastLogits(model, out.logits!, batch) : [];
-  return { logits, state: { kv, mask, batch, length: total, seen } };
+  return { out, mask, seen, total };
 }
+
+/** Token positions computed by `forward` in this process (padding included) and session runs: for benchmarks. */
+export const forwardCounters = { tokens: 0, runs: 0 };
 
 export interface StepLayout {
   ids: BigInt64Array;

@@ -3,7 +3,7 @@
  * the persona after the question, so the prompts of one question share everything up to "If you were a": that
  * prefix is run once, its KV cache is tiled across the batch and only the suffixes are run, in one batch.
  */
-import { forward, prefill, tile, truncate, type CacheState } from './forward.js';
+import { forwardLogits, prefill, tile, truncate, type CacheState } from './forward.js';
 import type { LocalModel } from './model.js';
 
 export interface BatchOptions {
@@ -37,9 +37,9 @@ export async function nextTokenLogits(model: LocalModel, seqs: number[][], opts:
     const rows = batch.rows.map((i) => seqs[i]!);
     const logits = await model.exclusive(async () => {
       if (rows.length === 1) return (await prefill(model, rows[0]!, maxTokens)).logits;
-      if (batch.prefix === 0) return (await forward(model, null, rows)).logits;
+      if (batch.prefix === 0) return forwardLogits(model, null, rows);
       const shared = await prefixState(model, rows[0]!.slice(0, batch.prefix), maxTokens);
-      return (await forward(model, tile(shared, rows.length), rows.map((r) => r.slice(batch.prefix)))).logits;
+      return forwardLogits(model, tile(shared, rows.length), rows.map((r) => r.slice(batch.prefix)));
     });
     batch.rows.forEach((i, k) => (out[i] = logits[k]!));
   }

@@ -1,9 +1,26 @@
 /** Tokenization rules of the seed (SPEC §1.2–1.3) on top of transformers.js tokenizers. */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import type { PromptFormat } from '../prompts/formats.js';
+import type { PromptInput } from '../backends/types.js';
+import { chatMessages, type ChatMessage, type PromptFormat } from '../prompts/formats.js';
 import { ModelFolderError } from './folder.js';
 
 type Tokenizer = Pick<PreTrainedTokenizer, 'encode' | 'decode' | 'all_special_ids'>;
+type ChatTokenizer = Tokenizer & Pick<PreTrainedTokenizer, 'apply_chat_template' | 'chat_template'>;
+
+/**
+ * The token ids of a prompt in `format`. For chat_template the model's own template renders the messages and, as in
+ * HF's `apply_chat_template(tokenize=True)`, the tokenizer adds no special tokens of its own: a template that wants a
+ * BOS writes it (Llama-3's `{{ bos_token }}`), so it appears once. The seed's formats keep the seed's rule below.
+ */
+export function promptTokens(tokenizer: ChatTokenizer, format: PromptFormat, prompt: PromptInput): number[] {
+  if (format !== 'chat_template') return encodePrompt(tokenizer, prompt.text);
+  return tokenizer.encode(renderChatTemplate(tokenizer, chatMessages(prompt)), { add_special_tokens: false });
+}
+
+/** The model's chat template applied to `messages`, with the assistant turn opened (add_generation_prompt). */
+export function renderChatTemplate(tokenizer: Pick<PreTrainedTokenizer, 'apply_chat_template'>, messages: ChatMessage[]): string {
+  return tokenizer.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true }) as string;
+}
 
 /** Like HF `tokenizer(text).input_ids` (add_special_tokens=True): llama3_chat text therefore gets a 2nd BOS. */
 export function encodePrompt(tokenizer: Tokenizer, text: string): number[] {
@@ -45,7 +62,14 @@ const FORMAT_TOKENS: Partial<Record<PromptFormat, string[]>> = {
 };
 
 /** A prompt format that needs special tokens only works with a tokenizer that has them as single tokens. */
-export function checkFormat(tokenizer: Tokenizer, format: PromptFormat, dir: string): void {
+export function checkFormat(tokenizer: ChatTokenizer, format: PromptFormat, dir: string): void {
+  if (format === 'chat_template' && !tokenizer.chat_template) {
+    throw new ModelFolderError(
+      `Prompt format "chat_template" needs the model's chat template, but ${dir}/tokenizer_config.json has no ` +
+        '"chat_template": use a named format (plain, llama3_chat, vicuna_v1.1, llama2_chat) for this model, or copy ' +
+        'tokenizer_config.json from the instruct model it was exported from.',
+    );
+  }
   for (const token of FORMAT_TOKENS[format] ?? []) {
     const ids = tokenizer.encode(token, { add_special_tokens: false });
     if (ids.length !== 1) {

@@ -1,10 +1,38 @@
 /**
  * Prompt formats of the seed and the fork, reproduced from FastChat's conversation templates (SPEC §1.3).
  * These are *not* the models' own chat templates: they are what the Python code fed the tokenizer.
+ * `chat_template` is the exception: the model folder's own template (tokenizer_config.json) renders the messages.
+ * That needs the tokenizer, which lives with the model, so the task only builds the messages and the local backend
+ * renders them (API backends send the messages as they are).
  */
 
-export const PROMPT_FORMATS = ['plain', 'llama3_chat', 'vicuna_v1.1', 'llama2_chat'] as const;
+export const PROMPT_FORMATS = ['plain', 'llama3_chat', 'vicuna_v1.1', 'llama2_chat', 'chat_template'] as const;
 export type PromptFormat = (typeof PROMPT_FORMATS)[number];
+
+/** `chat:` of a config with `format: chat_template`: which system message each persona gets. */
+export interface ChatSpec {
+  /** "You are a {persona}." style text, or null for no system message (the template's default, if it has one). */
+  system: string | null;
+}
+
+/** The persona that stands for "no persona" in both tasks. */
+const NO_PERSONA = 'none';
+
+/** The system message of `persona` under `chat`; the persona "none" gets none (it is the no-persona baseline). */
+export function chatSystem(chat: ChatSpec | undefined, persona: string): string | undefined {
+  if (!chat?.system || persona === NO_PERSONA) return undefined;
+  return chat.system.replaceAll('{persona}', () => persona);
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** The messages a chat template (or a chat API) gets for these turns; an empty system string means none. */
+export function chatMessages(turns: Pick<ChatTurns, 'system' | 'user'>): ChatMessage[] {
+  return [...(turns.system ? [{ role: 'system' as const, content: turns.system }] : []), { role: 'user', content: turns.user }];
+}
 
 export interface ChatTurns {
   /** System message; `undefined` keeps the template's default (Vicuna) or none (Llama-3). */
@@ -64,6 +92,10 @@ export function formatPrompt(format: PromptFormat, turns: ChatTurns): string {
       const head = `${system} USER: ${turns.user} ASSISTANT:`;
       return turns.assistantPrefix === undefined ? head : `${head} ${turns.assistantPrefix} `;
     }
+    case 'chat_template':
+      // Rendered by the model's tokenizer; this canonical form identifies the prompt (hashes, logs).
+      if (turns.assistantPrefix !== undefined) throw new Error('format chat_template has no assistant prefill');
+      return JSON.stringify(chatMessages(turns));
     case 'llama2_chat': {
       // fschat 0.2.23 "llama-2": "[INST] <<SYS>>\n{S}\n<</SYS>>\n\n{U}[/INST] {A} " (no space before [/INST]).
       const sys = turns.system ? `<<SYS>>\n${turns.system}\n<</SYS>>\n\n` : '';

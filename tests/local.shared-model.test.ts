@@ -1,58 +1,78 @@
 /**
- * On a real model, when the workplace provides one in ../shared/models (Hugging Face ONNX layout): batched and
- * prefix-reused scores equal one-at-a-time scores (≤ 1e-4 in fp32), the answer tokens are Llama-3's, and a small MMLU
- * run goes through the whole Temporal path. Without such a folder there is nothing to run this on: the suite
- * says so and the fixtures' equivalence tests (local.scoring, local.backend) stand in.
+ * On the real model, SmolLM2-135M-Instruct from ../shared/models (read-only; int8 only). Its dynamic-int8 export
+ * quantizes activations per tensor, so scores depend on the batch (measured here too); the equivalence of
+ * one-at-a-time, batched and prefix-reused scores (≤ 1e-4) is checked on the batch-invariant weight-only variant that
+ * `scripts/make-fixtures.sh` derives into .cache/fixtures (same int8 weights, float32 activations). A small MMLU run
+ * with the model's chat template goes through the whole Temporal path. Under CI=true nothing here is skipped: a
+ * missing model or derived variant fails.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { OptionScoreRequest } from '../backends/types.js';
 import { LocalOnnxBackend } from '../local/backend.js';
+import type { OnnxVariant } from '../local/folder.js';
 import { unloadLocalModels } from '../local/model.js';
-import { PACKAGE_ROOT } from '../experiment/load.js';
-import { formatPrompt } from '../prompts/formats.js';
+import { resolveConfig, type MmluSpec } from '../experiment/load.js';
+import { loadSubject } from '../tasks/mmlu/data.js';
+import { mmluPrompt } from '../tasks/mmlu/runner.js';
 import { harness, tmpDir, MMLU_DATA } from './support/harness.js';
+import { SMOLLM2, SMOLLM2_W8, realModelOrFail } from './support/localFixtures.js';
 
-// ROLYPLAY_SHARED_MODELS points elsewhere (e.g. models/ to check this file against the demo model).
-const SHARED_MODELS = process.env.ROLYPLAY_SHARED_MODELS ?? resolve(PACKAGE_ROOT, '..', 'shared', 'models');
-
-function findModel(): string | undefined {
-  if (!existsSync(SHARED_MODELS)) return undefined;
-  const candidates = [SHARED_MODELS, ...readdirSync(SHARED_MODELS).map((d) => join(SHARED_MODELS, d))];
-  return candidates.find((d) => existsSync(join(d, 'config.json')) && existsSync(join(d, 'tokenizer.json')) && existsSync(join(d, 'onnx')));
-}
-
-const MODEL = findModel();
-/** The first variant the folder has, fp32 preferred (SmolLM2-135M-Instruct ships int8 only). */
-const VARIANT = MODEL && !existsSync(join(MODEL, 'onnx/model.onnx')) && existsSync(join(MODEL, 'onnx/model_int8.onnx')) ? 'int8' : 'fp32';
-if (!MODEL) console.warn(`no model folder in ${SHARED_MODELS}: the real-model tests have nothing to run on`);
+const REAL = realModelOrFail();
+const W8 = existsSync(join(SMOLLM2_W8, 'onnx/model_w8.onnx'));
+if (REAL && !W8 && process.env.CI) throw new Error(`${SMOLLM2_W8} is missing: run \`bash scripts/make-fixtures.sh\``);
 
 afterAll(unloadLocalModels);
 
-describe.runIf(MODEL)(`real model in ${MODEL}`, () => {
-  const personas = ['abstract algebra expert', 'virology expert', 'none'];
-  const prompts = personas.map((p) => {
-    const user =
-      'Please consider the following multiple-choice question and the four answer options A, B, C, and D.\n' +
-      `Question: Find the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q.\nA: 0\nB: 4\nC: 2\nD: 6\n\nIf you were a ${p}, which answer would you choose?`;
-    return { prompt: { user, text: formatPrompt('plain', { user }) }, options: ['A', 'B', 'C', 'D'] };
-  });
+const personas = ['abstract algebra expert', 'virology expert', 'high school teacher', 'none'];
 
-  // onnxruntime's dynamic int8 quantization (the only variant shipped in ../shared/models) quantizes activations
-  // per tensor, so a prompt's scores depend on what else is in its batch (measured: up to ~2 nats between batched
-  // and one-at-a-time on SmolLM2-135M int8). Equivalence needs a batch-invariant export (fp32 or weight-only int8).
-  it.skipIf(VARIANT === 'int8')('batched + prefix-reused scores equal one-at-a-time scores', async () => {
-    const fast = new LocalOnnxBackend({ path: MODEL!, variant: VARIANT, format: 'plain', maxBatch: 8 });
-    const slow = new LocalOnnxBackend({ path: MODEL!, variant: VARIANT, format: 'plain', maxBatch: 1, prefixReuse: false });
-    const [a, b] = [await fast.scoreOptions(prompts), await slow.scoreOptions(prompts)];
-    a.forEach((o, i) => {
-      const s = b[i]!;
-      if (!o.ok || !s.ok) throw new Error('scoring failed');
-      o.value.logprobs.forEach((x, j) => expect(Math.abs(x - s.value.logprobs[j]!)).toBeLessThanOrEqual(1e-4));
-    });
+/** 3 questions × 4 personas in the chat template: the prefix (question) is shared by each question's personas. */
+function requests(): OptionScoreRequest[] {
+  const spec = resolveConfig({
+    task: 'mmlu',
+    data: { path: MMLU_DATA, subjects: ['abstract_algebra'] },
+    personas: ['baseline'],
+    format: 'chat_template',
+    model: { backend: 'onnx', path: SMOLLM2, variant: 'int8' },
+  }) as MmluSpec;
+  const items = loadSubject(MMLU_DATA, 'abstract_algebra', 'test').slice(0, 3);
+  return items.flatMap((it) => personas.map((p) => ({ prompt: mmluPrompt(spec, it, p), options: ['A', 'B', 'C', 'D'] })));
+}
+
+async function scores(path: string, variant: OnnxVariant, maxBatch: number, prefixReuse: boolean): Promise<number[][]> {
+  const backend = new LocalOnnxBackend({ path, variant, format: 'chat_template', maxBatch, prefixReuse });
+  return (await backend.scoreOptions(requests())).map((o) => {
+    if (!o.ok) throw o.error;
+    return o.value.logprobs;
+  });
+}
+
+function maxGap(a: number[][], b: number[][]): number {
+  return Math.max(...a.flatMap((row, i) => row.map((x, j) => Math.abs(x - b[i]![j]!))));
+}
+
+describe.runIf(REAL)('real model SmolLM2-135M-Instruct', () => {
+  it.runIf(W8 || process.env.CI)('weight-only int8: one-at-a-time = batched = prefix-reused (≤ 1e-4)', async () => {
+    const single = await scores(SMOLLM2_W8, 'w8', 1, false);
+    const batched = await scores(SMOLLM2_W8, 'w8', 12, false);
+    const prefix = await scores(SMOLLM2_W8, 'w8', 12, true);
+    expect(maxGap(single, batched)).toBeLessThanOrEqual(1e-4);
+    expect(maxGap(single, prefix)).toBeLessThanOrEqual(1e-4);
+    // It is the int8 model without activation rounding: close to the dynamic-int8 scores, not equal to them.
+    const int8 = await scores(SMOLLM2, 'int8', 1, false);
+    const gap = maxGap(single, int8);
+    expect(gap).toBeGreaterThan(1e-4);
+    expect(gap).toBeLessThan(5);
   }, 600_000);
 
-  it('runs a small MMLU persona experiment through Temporal', async () => {
+  it('dynamic int8 is not batch-invariant (why the w8 variant exists)', async () => {
+    const single = await scores(SMOLLM2, 'int8', 1, false);
+    const batched = await scores(SMOLLM2, 'int8', 12, false);
+    expect(maxGap(single, batched)).toBeGreaterThan(1e-3);
+  }, 600_000);
+
+  it('runs a small MMLU persona experiment with the chat template through Temporal', async () => {
     const h = await harness();
     try {
       await h.startWorker();
@@ -62,13 +82,13 @@ describe.runIf(MODEL)(`real model in ${MODEL}`, () => {
           task: 'mmlu',
           data: { path: MMLU_DATA, subjects: ['abstract_algebra'], limit: 2 },
           personas: [{ name: 'p', personas: personas.filter((p) => p !== 'none') }, 'baseline'],
-          format: 'plain',
-          model: { backend: 'onnx', path: MODEL, variant: VARIANT },
+          format: 'chat_template',
+          model: { backend: 'onnx', path: SMOLLM2, variant: 'int8' },
           execution: { task_queue: h.taskQueue },
           output: { dir: tmpDir() },
         },
       });
-      expect(result.cells).toBe(6);
+      expect(result.cells).toBe(8);
       expect(result.discarded).toBe(0);
     } finally {
       await h.close();

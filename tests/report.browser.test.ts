@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PACKAGE_ROOT } from '../experiment/load.js';
+import { subjectCategory } from '../tasks/mmlu/categories.js';
 import { tmpDir } from './support/harness.js';
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
@@ -92,8 +93,8 @@ describe('the demo reports in Chromium', () => {
     expect(mmlu.code, mmlu.stderr).toBe(0);
     const runDir = join(out, 'mmlu-demo');
     expect(mmlu.stderr, mmlu.stderr).toContain(`report: ${join(runDir, 'report.html')}`);
-    expect(mmlu.stderr).toContain('WARNING: This model has random weights');
-    expect(mmlu.stderr).toMatch(/expert analysis over 3 subjects: task expert/);
+    const subjects = (JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')) as { subjects: string[] }).subjects;
+    expect(mmlu.stderr).toContain(`expert analysis over ${subjects.length} subjects: task expert`);
     const personas = personasOf(runDir);
     // mmlu_experts (57) + neutral set + none: the config, not the results, says how many marks there must be.
     expect(personas.length).toBeGreaterThan(57);
@@ -103,11 +104,13 @@ describe('the demo reports in Chromium', () => {
     expect(await page.locator('figure[data-figure]').count()).toBe(4);
     expect(await marks(page, 'persona-accuracy', 'acc')).toBe(personas.length);
     expect(await marks(page, 'persona-accuracy', 'acc_ci')).toBe(personas.length);
-    expect(await marks(page, 'persona-subject-heatmap', 'cell')).toBe(personas.length * 3);
+    expect(await marks(page, 'persona-subject-heatmap', 'cell')).toBe(personas.length * subjects.length);
     expect(await marks(page, 'persona-vs-none', 'diff')).toBe(personas.length - 1);
-    // Three subjects in three categories (STEM, other, humanities) plus "all", four groups each: every expert of the
-    // 57 is in the run, so each subject has domain and non-domain experts.
-    expect(await marks(page, 'expert-analysis', 'group_mean')).toBe(4 * 4);
+    // One point per group (4) per category of the run's subjects plus "all": every expert of the 57 is in the run, so
+    // each subject has domain and non-domain experts; only "all" (the subjects are in different categories) has CIs.
+    const categories = new Set(subjects.map(subjectCategory)).size;
+    expect(categories).toBe(subjects.length);
+    expect(await marks(page, 'expert-analysis', 'group_mean')).toBe(4 * (categories + 1));
     expect(await marks(page, 'expert-analysis', 'group_ci')).toBe(4);
     // Every figure draws what its own data-marks says.
     for (const fig of await page.locator('figure[data-figure]').all()) {
@@ -115,8 +118,7 @@ describe('the demo reports in Chromium', () => {
       const expected = JSON.parse((await fig.getAttribute('data-marks'))!) as Record<string, number>;
       for (const [name, n] of Object.entries(expected)) expect(await marks(page, id, name), `${id}/${name}`).toBe(n);
     }
-    await expect(page.locator('.warning').first().textContent()).resolves.toContain('random weights');
-    await expect(page.locator('#provenance').textContent()).resolves.toMatch(/git commit.*model.*onnx:tiny-random-llama/s);
+    await expect(page.locator('#provenance').textContent()).resolves.toMatch(/git commit.*model.*onnx:/s);
     await page.screenshot({ path: join(SHOTS, 'mmlu-report.png'), fullPage: true });
     await page.locator('#expert-analysis').screenshot({ path: join(SHOTS, 'mmlu-expert-analysis.png') });
     await page.locator('#subjects').screenshot({ path: join(SHOTS, 'mmlu-heatmap.png') });
@@ -129,7 +131,7 @@ describe('the demo reports in Chromium', () => {
     expect(bandit.stderr, bandit.stderr).toContain(`report: ${join(runDir, 'report.html')}`);
     expect(bandit.stderr).toMatch(/regret over age: slope [+-]\d/);
     const ages = personasOf(runDir).filter((p) => /^\d+ years? old$/.test(p)).length;
-    expect(ages).toBe(31);
+    expect(ages).toBeGreaterThanOrEqual(3);
     const { page, errors, requests } = await open(join(runDir, 'report.html'));
     expect(errors).toEqual([]);
     expect(requests).toEqual([pathToFileURL(join(runDir, 'report.html')).href]);
@@ -155,13 +157,14 @@ describe('rolyplay ls, report, compare, --version on the demo runs', () => {
     const runs = JSON.parse(r.stdout) as { run: string; task: string; model: string; cells: number; total: number; state: string; report: string | null }[];
     expect(runs.map((x) => x.run)).toEqual(['bandit-demo', 'mmlu-chat', 'mmlu-demo']);
     for (const x of runs) {
-      expect(x).toMatchObject({ model: 'onnx:tiny-random-llama', state: 'finished' });
+      expect(x).toMatchObject({ state: 'finished' });
+      expect(x.model).toMatch(/^onnx:/);
       expect(x.cells).toBe(x.total);
       expect(x.report).toBe(join(out, x.run, 'report.html'));
     }
-    expect(runs[0]).toMatchObject({ task: 'bandit', total: 32 * BANDIT_GAMES });
+    expect(runs[0]).toMatchObject({ task: 'bandit', total: personasOf(join(out, 'bandit-demo')).length * BANDIT_GAMES });
     const table = await runCli(['ls', '--output', out], out);
-    expect(table.stdout).toMatch(/mmlu-demo\s*│\s*mmlu\s*│\s*onnx:tiny-random-llama\s*│\s*\d+\/\d+\s*│\s*finished/);
+    expect(table.stdout).toMatch(/mmlu-demo\s*│\s*mmlu\s*│\s*onnx:\S+\s*│\s*\d+\/\d+\s*│\s*finished/);
   });
 
   it('compare gives B − A per persona, equal to the two runs\' own accuracies on the same questions', async () => {
@@ -180,7 +183,7 @@ describe('rolyplay ls, report, compare, --version on the demo runs', () => {
     const b = acc('mmlu-chat');
     expect(c.rows).toHaveLength(a.size);
     for (const row of c.rows) {
-      expect(row.n).toBe(3 * MMLU_LIMIT);
+      expect(row.n).toBe(2 * MMLU_LIMIT);
       expect(row.diff).toBeCloseTo(b.get(row.persona)! - a.get(row.persona)!, 12);
       expect(row.ci95![0]).toBeLessThanOrEqual(row.diff + 1e-12);
       expect(row.ci95![1]).toBeGreaterThanOrEqual(row.diff - 1e-12);

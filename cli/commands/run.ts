@@ -2,7 +2,7 @@
 import { dirname, resolve } from 'node:path';
 import { setMaxListeners } from 'node:events';
 import cliProgress from 'cli-progress';
-import { loadExperiment, readConfigFile } from '../../experiment/load.js';
+import { loadExperimentOnline, modelWarningBanner, readConfigFile } from '../../experiment/load.js';
 import { connectCluster } from '../connect.js';
 import { queryProgress, startOrAttach, workflowIdFor } from '../runs.js';
 import { createWorkers, runWorkers } from '../../workers/index.js';
@@ -16,7 +16,10 @@ import { taskFor } from '../../tasks/registry.js';
 export async function runCommand(configFile: string, overrides: string[], opts: { worker: boolean; headless?: boolean; detach?: boolean }): Promise<void> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
   // Validate locally first: a bad config fails in milliseconds, before any server starts.
-  const spec = loadExperiment(configFile, overrides);
+  // (A hub model candidate is downloaded here, with a progress bar, before the server starts.)
+  const spec = await loadExperimentOnline(configFile, overrides);
+  const warning = modelWarningBanner(spec);
+  if (warning) log(warning);
   const raw = readConfigFile(configFile);
   // ROLYPLAY_STORE is checked (and a database connected to) before anything starts.
   const stores = await storesFromEnv();
@@ -62,6 +65,7 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     log(`\n${result.cells} cells (${result.discarded} discarded) of ${result.totalCells}`);
     for (const [what, path] of Object.entries(result.files)) log(`${what}: ${path}`);
     for (const line of runSummary(spec, result.outDir, result.files)) log(line);
+    if (warning) log(warning);
   } finally {
     stopWorkers.abort();
     await workersDone.catch(() => undefined);

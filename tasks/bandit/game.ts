@@ -3,7 +3,7 @@
  * batched LLM call per trial across personas). A game is fully determined by its bandit instance plus the
  * actions so far: `snapshot()` / `restoreGame()` replay them after a crash.
  */
-import type { PromptFormat } from '../../prompts/formats.js';
+import type { ChatSpec, PromptFormat } from '../../prompts/formats.js';
 import { BanditEnv, NUM_TRIALS, sampleInstance, type Arm, type BanditInstance } from './env.js';
 import { gameMetrics, type GameOutcome } from './metrics.js';
 import { buildBanditPrompt, type BanditPrompt } from './prompts.js';
@@ -87,9 +87,9 @@ export class BanditGame {
     return this.trialRows;
   }
 
-  currentPrompt(format: PromptFormat): BanditPrompt {
+  currentPrompt(format: PromptFormat, chat?: ChatSpec): BanditPrompt {
     if (this.isDone) throw new Error('game is over');
-    return buildBanditPrompt(this.persona, this.env.trial, this.env.history, format, this.env.numTrials);
+    return buildBanditPrompt(this.persona, this.env.trial, this.env.history, format, this.env.numTrials, chat);
   }
 
   applyChoice(action: Arm): TrialRow {

@@ -1,5 +1,5 @@
 /** Bandit trial prompts, byte-identical to the seed and the fork (SPEC §3 "Prompt strings", "Wrapping per backend"). */
-import { formatPrompt, type PromptFormat } from '../../prompts/formats.js';
+import { chatSystem, formatPrompt, type ChatSpec, type PromptFormat } from '../../prompts/formats.js';
 import { pyFloatListRepr } from './format.js';
 import { NUM_TRIALS } from './env.js';
 
@@ -55,7 +55,8 @@ export function banditUserMessage(
 }
 
 /** System message per format; the seed always passes `change_system_prompt=True` in the bandit, so "none" too gets one. */
-function systemMessage(persona: string, format: PromptFormat): string | undefined {
+function systemMessage(persona: string, format: PromptFormat, chat?: ChatSpec): string | undefined {
+  if (format === 'chat_template') return chatSystem(chat, persona);
   if (format === 'llama3_chat') return `You are a ${persona}.`;
   if (format === 'llama2_chat') return `Act as if you were a ${persona}.`;
   return undefined; // plain: none; Vicuna: its default system message
@@ -67,9 +68,10 @@ export function buildBanditPrompt(
   history: readonly [readonly number[], readonly number[]],
   format: PromptFormat,
   numTrials = NUM_TRIALS,
+  chat?: ChatSpec,
 ): BanditPrompt {
   const user = banditUserMessage(persona, trialIndex, history, format, numTrials);
-  const system = systemMessage(persona, format);
+  const system = systemMessage(persona, format, chat);
   const assistantPrefix = format === 'llama2_chat' ? LLM_START : undefined;
   const text = formatPrompt(format, { system, user, assistantPrefix });
   return {

@@ -3,6 +3,7 @@
  * regret with its CI, acc_avg, acc_last, abandoned games, and the probit regression of choosing machine 1 on
  * V, RU and V/TU; plus the coefficients' trends over age). Re-reads the store, so it can run any number of times.
  */
+import { modelLabel } from '../../experiment/load.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
@@ -24,6 +25,9 @@ export interface BanditPersonaReport extends PersonaMetrics {
 export interface BanditMetrics {
   run: string;
   task: 'bandit';
+  model: string;
+  /** Present when the model is a fallback with a warning (e.g. random weights). */
+  model_warning?: string;
   design: string;
   seed: number | string;
   games_per_persona: number;
@@ -59,6 +63,8 @@ export function banditMetrics(spec: BanditSpec, games: StoredGame[]): BanditMetr
   return {
     run: spec.run,
     task: 'bandit',
+    model: modelLabel(spec),
+    ...(spec.modelWarning ? { model_warning: spec.modelWarning } : {}),
     design: spec.design,
     seed: spec.seed,
     games_per_persona: spec.games,

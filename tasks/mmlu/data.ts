@@ -5,8 +5,10 @@
  * One knowing divergence from the seed: lukaemon/mmlu parses with pandas, which turns the 10 test-split option
  * cells that read exactly "None" into NaN. We keep the literal text "None" (what the question means).
  */
-import { readFileSync, existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { InputError } from '../../experiment/errors.js';
 
@@ -95,4 +97,76 @@ export function loadSubject(root: string, subject: string, split: MmluSplit): Mm
   });
   cache.set(file, items);
   return items;
+}
+
+/** The Hendrycks MMLU tarball (data/{dev,val,test}/<subject>_<split>.csv inside; ~166 MB). */
+export const MMLU_TARBALL_URL = 'https://people.eecs.berkeley.edu/~hendrycks/data.tar';
+
+export function mmluCacheDir(): string {
+  return process.env.ROLYPLAY_DATA_CACHE
+    ? join(process.env.ROLYPLAY_DATA_CACHE, 'mmlu')
+    : join(homedir(), '.cache', 'rolyplaying', 'data', 'mmlu');
+}
+
+/** The cached copy when a download finished (its marker file exists). */
+export function cachedMmluDir(cacheDir = mmluCacheDir()): string | undefined {
+  return existsSync(join(cacheDir, COMPLETE)) ? cacheDir : undefined;
+}
+
+const COMPLETE = '.complete';
+
+/**
+ * Downloads the Hendrycks tarball (`$ROLYPLAY_MMLU_URL` or MMLU_TARBALL_URL; plain or gzipped tar) with a progress
+ * bar and extracts its dev/val/test CSVs into the cache (via a temporary folder, so a half-done copy never counts).
+ */
+export async function downloadMmlu(cacheDir = mmluCacheDir(), url = process.env.ROLYPLAY_MMLU_URL ?? MMLU_TARBALL_URL): Promise<string> {
+  const { downloadFile } = await import('../../net/download.js');
+  const work = `${cacheDir}.partial-${process.pid}`;
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  try {
+    const tarball = join(work, 'data.tar');
+    await downloadFile(url, tarball, { label: 'MMLU data.tar' });
+    let tar: Buffer = readFileSync(tarball);
+    if (tar[0] === 0x1f && tar[1] === 0x8b) tar = gunzipSync(tar);
+    rmSync(tarball);
+    const n = extractMmluCsvs(tar, work);
+    if (n === 0) throw new Error(`${url} holds no data/{dev,val,test}/<subject>_<split>.csv files`);
+    writeFileSync(join(work, COMPLETE), `${url}\n${n} files\n`);
+    rmSync(cacheDir, { recursive: true, force: true });
+    mkdirSync(dirname(cacheDir), { recursive: true });
+    renameSync(work, cacheDir);
+    return cacheDir;
+  } catch (e) {
+    rmSync(work, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Writes the `…/{dev,val,test}/<subject>_<split>.csv` members of a (ustar/GNU) tar into `out/<split>/`. */
+export function extractMmluCsvs(tar: Buffer, out: string): number {
+  let count = 0;
+  let longName: string | undefined;
+  for (let off = 0; off + 512 <= tar.length; ) {
+    const header = tar.subarray(off, off + 512);
+    if (header.every((b) => b === 0)) break;
+    const field = (a: number, b: number) => header.subarray(a, b).toString('utf8').replace(/\0.*$/s, '');
+    const size = parseInt(field(124, 136).trim() || '0', 8);
+    const type = String.fromCharCode(header[156] ?? 0);
+    const prefix = field(345, 500);
+    const body = tar.subarray(off + 512, off + 512 + size);
+    const name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
+    longName = undefined;
+    if (type === 'L') longName = body.toString('utf8').replace(/\0.*$/s, '');
+    else if (type === '0' || type === '\0') {
+      const m = /(?:^|\/)(dev|val|test)\/([A-Za-z0-9_]+_(dev|val|test)\.csv)$/.exec(name);
+      if (m && m[1] === m[3]) {
+        mkdirSync(join(out, m[1]!), { recursive: true });
+        writeFileSync(join(out, m[1]!, m[2]!), body);
+        count++;
+      }
+    }
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return count;
 }

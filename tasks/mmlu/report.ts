@@ -26,6 +26,8 @@ export interface MmluMetrics {
   run: string;
   task: 'mmlu';
   model: string;
+  /** Present when the model is a fallback with a warning (e.g. random weights). */
+  model_warning?: string;
   template: string;
   format: string;
   scoring: string;
@@ -78,6 +80,7 @@ export function mmluMetrics(spec: MmluSpec, cells: CellResult[]): MmluMetrics {
     run: spec.run,
     task: 'mmlu',
     model: modelLabel(spec),
+    ...(spec.modelWarning ? { model_warning: spec.modelWarning } : {}),
     template: spec.template.name,
     format: spec.format,
     scoring: spec.scoring.mode,

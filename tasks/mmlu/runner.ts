@@ -5,7 +5,7 @@
 import type { BackendError, Outcome, PromptInput } from '../../backends/types.js';
 import { BatchFailure, promptHash, worstError } from '../batch.js';
 import type { BatchContext as TaskBatchContext, BatchOutcome, BatchRange } from '../types.js';
-import { formatPrompt } from '../../prompts/formats.js';
+import { chatSystem, formatPrompt } from '../../prompts/formats.js';
 import { argmax, exactOption, softmax } from '../../scoring/options.js';
 import type { CellResult } from '../../store/results.js';
 import { cellKey } from '../../store/results.js';
@@ -22,7 +22,8 @@ type BatchContext = TaskBatchContext<MmluSpec>;
 
 export function mmluPrompt(spec: MmluSpec, item: MmluItem, persona: string): PromptInput {
   const user = renderMmluPrompt(spec.template, item, persona);
-  return { user, text: formatPrompt(spec.format, { user }) };
+  const system = chatSystem(spec.chat, persona);
+  return { ...(system !== undefined ? { system } : {}), user, text: formatPrompt(spec.format, { system, user }) };
 }
 
 /**

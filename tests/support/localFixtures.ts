@@ -74,3 +74,15 @@ export const TINY_FILES = [
   'onnx/model.onnx',
   'onnx/model.onnx_data',
 ];
+
+/** The real instruct model of the workplace (read-only; int8 only, see its SOURCE.md). CI must have it. */
+export const SMOLLM2 = process.env.ROLYPLAY_SMOLLM2 ?? path.join(ROOT, '..', 'shared', 'models', 'SmolLM2-135M-Instruct');
+export const hasSmolLM2 = existsSync(path.join(SMOLLM2, 'onnx/model_int8.onnx'));
+/** Under CI=true a missing real model fails the suite instead of skipping its tests. */
+export function realModelOrFail(): boolean {
+  if (!hasSmolLM2 && process.env.CI) throw new Error(`${SMOLLM2} is missing: CI must provide the real model (see its SOURCE.md)`);
+  if (!hasSmolLM2) console.warn(`${SMOLLM2} is missing: the real-model tests are skipped on this machine`);
+  return hasSmolLM2;
+}
+/** Derived by scripts/make-fixtures.sh (scripts/make-weight-only-int8.py): int8 weights, float32 activations. */
+export const SMOLLM2_W8 = path.join(ROOT, '.cache/fixtures/SmolLM2-135M-Instruct-w8');
