@@ -52,8 +52,8 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   [mmlu, chat, bandit] = await Promise.all([
     runCli(['run', join(PACKAGE_ROOT, 'configs', 'mmlu-demo.yaml'), '--headless', `output.dir=${out}`, `data.limit=${MMLU_LIMIT}`], out),
-    // The same questions in the llama-3 chat format, for `compare`.
-    runCli(['run', join(PACKAGE_ROOT, 'configs', 'mmlu-demo.yaml'), '--headless', `output.dir=${out}`, `data.limit=${MMLU_LIMIT}`, 'name=mmlu-chat', 'format=llama3_chat'], out),
+    // The same questions in the plain format (the demo uses the model's chat template), for `compare`.
+    runCli(['run', join(PACKAGE_ROOT, 'configs', 'mmlu-demo.yaml'), '--headless', `output.dir=${out}`, `data.limit=${MMLU_LIMIT}`, 'name=mmlu-chat', 'format=plain'], out),
     runCli(['run', join(PACKAGE_ROOT, 'configs', 'bandit-demo.yaml'), '--headless', `output.dir=${out}`, `games=${BANDIT_GAMES}`], out),
   ]);
   browser = await chromium.launch({
