@@ -15,6 +15,7 @@ import { resolveConfigOnline, modelLabel, BUILTIN_CONFIGS, type ExperimentSpec }
 import { SqliteStores, type ResultStore, type StoreResolver } from '../store/results.js';
 import { BatchFailure } from '../tasks/batch.js';
 import { taskFor } from '../tasks/registry.js';
+import { writeRunReportOrError } from '../report/index.js';
 import type { BatchRef, ExperimentPlan, ExperimentResult, RunRef, ShardPlan } from '../workflows/types.js';
 
 export interface ActivityDeps {
@@ -129,6 +130,8 @@ export function createActivities(deps: ActivityDeps) {
       return asTemporalFailure(async () => {
         const { spec, totalCells, store } = await runOf(ref);
         const report = await taskFor(spec).report(spec, store, store.shared ? null : spec.outDir);
+        // report.html + provenance.json beside the files (a shared store leaves them to whoever reads the result)
+        const page = store.shared ? {} : await writeRunReportOrError(spec, store, spec.outDir, totalCells);
         return {
           run: spec.run,
           task: spec.task,
@@ -136,7 +139,7 @@ export function createActivities(deps: ActivityDeps) {
           totalCells,
           cells: report.cells,
           discarded: report.discarded,
-          files: report.files,
+          files: { ...report.files, ...page },
           table: report.table,
           ...(report.personas ? { personas: report.personas } : {}),
         };

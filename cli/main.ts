@@ -9,6 +9,11 @@ import { statusCommand, resultsCommand } from './commands/results.js';
 import { InputError } from '../experiment/errors.js';
 import { EnvironmentError } from '../experiment/envErrors.js';
 import { stopCommand } from './commands/stop.js';
+import { reportCommand } from './commands/report.js';
+import { lsCommand } from './commands/ls.js';
+import { compareCommand } from './commands/compare.js';
+import { uiCommand } from './commands/ui.js';
+import { toolVersion } from '../report/provenance.js';
 
 // `rolyplay results … | head` closes the pipe early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -20,6 +25,8 @@ const program = new Command()
   .name('rolyplay')
   .description('In-context impersonation experiments (persona × item sweeps) as durable Temporal workflows')
   .showHelpAfterError();
+
+program.version(toolVersion(), '-V, --version', 'print the rolyplaying version');
 
 program
   .command('run')
@@ -61,6 +68,37 @@ program
   .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
   .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
   .action(async (run: string, opts) => resultsCommand(run, opts));
+
+program
+  .command('report')
+  .description('write the run\'s report.html (figures, statistics, provenance) and print its path')
+  .argument('<run>', 'run name (folder under --output) or a run folder')
+  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
+  .action(async (run: string, opts) => reportCommand(run, opts));
+
+program
+  .command('ls')
+  .description('the runs in the output folder: task, model, cells, state')
+  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
+  .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+  .action(async (opts) => lsCommand(opts));
+
+program
+  .command('compare')
+  .description('per-persona differences between two runs (B − A) on the same items, with paired 95 % CIs')
+  .argument('<runA>', 'run name or folder')
+  .argument('<runB>', 'run name or folder')
+  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
+  .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+  .action(async (a: string, b: string, opts) => compareCommand(a, b, opts));
+
+program
+  .command('ui')
+  .description('serve the Temporal web UI over a finished local run\'s history (its temporal.db), until Ctrl-C')
+  .argument('<run>', 'run name (folder under --output) or a run folder')
+  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
+  .option('--port <n>', 'web UI port (default: a free one)', (v) => positiveInt(v, '--port'))
+  .action(async (run: string, opts) => uiCommand(run, opts));
 
 function positiveInt(v: string, flag: string): number {
   const n = Number(v);

@@ -103,6 +103,18 @@ const BAD_CASES: BadCase[] = [
     problem: (dir) => `MMLU data folder ${join(dir, 'no-such-mmlu')} does not exist`,
     fix: 'point data.path at a folder with test/<subject>_test.csv files',
   },
+  {
+    name: 'an empty subject CSV',
+    make: (c, dir) => {
+      mkdirSync(join(dir, 'mmlu', 'test'), { recursive: true });
+      writeFileSync(join(dir, 'mmlu', 'test', 'abstract_algebra_test.csv'), '');
+      return { config: { ...c, data: { ...(c.data as object), path: join(dir, 'mmlu'), subjects: ['abstract_algebra'] } } };
+    },
+    field: 'data.path',
+    problem: (dir) => `${join(dir, 'mmlu', 'test', 'abstract_algebra_test.csv')} has no questions`,
+    fix: 'restore abstract_algebra_test.csv',
+    names: (dir) => join(dir, 'mmlu', 'test', 'abstract_algebra_test.csv'),
+  },
 ];
 
 // ---- level 1: the CLI --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { taskFor } from '../../tasks/registry.js';
 import { formatTable } from '../table.js';
 import { queryProgress, workflowIdFor } from '../runs.js';
 
-function runFolder(run: string, output: string): { dir: string; name: string } {
+export function runFolder(run: string, output: string): { dir: string; name: string } {
   const asPath = resolve(run);
   if (existsSync(sqlitePath(asPath))) return { dir: asPath, name: basename(asPath) };
   const dir = resolve(output, run);
@@ -39,7 +39,7 @@ async function loadRun(run: string, output: string, stores: StoreResolver): Prom
   return { dir, store, rec };
 }
 
-async function withRun(run: string, output: string, fn: (r: { dir: string; store: ResultStore; rec: RunRecord; spec: ExperimentSpec }) => Promise<void>): Promise<void> {
+export async function withRun(run: string, output: string, fn: (r: { dir: string; store: ResultStore; rec: RunRecord; spec: ExperimentSpec }) => Promise<void>): Promise<void> {
   const stores = await storesFromEnv();
   try {
     const r = await loadRun(run, output, stores);

@@ -18,6 +18,8 @@ import { createWorkers, runWorkers } from '../../workers/index.js';
 import { printTable } from '../table.js';
 import { servedModelWarning } from '../../backends/openai.js';
 import { storesFromEnv, type StoreResolver } from '../../store/results.js';
+import { runSummary } from '../summary.js';
+import { writeRunReportOrError } from '../../report/index.js';
 import { taskFor } from '../../tasks/registry.js';
 import type { experimentWorkflow } from '../../workflows/index.js';
 import type { ExperimentInput, ExperimentResult } from '../../workflows/types.js';
@@ -162,11 +164,13 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
     }
     if (Object.keys(result.files).length === 0) {
       // A shared store's reduce writes no files (its worker may be on any machine): write them here, from the store.
-      result.files = (await taskFor(spec).report(spec, await stores.forRun(spec), spec.outDir)).files;
+      const store = await stores.forRun(spec);
+      result.files = { ...(await taskFor(spec).report(spec, store, spec.outDir)).files, ...(await writeRunReportOrError(spec, store, spec.outDir, result.totalCells)) };
     }
     printTable(result.table);
     log(`\n${result.cells} cells (${result.discarded} discarded) of ${result.totalCells}`);
     for (const [what, path] of Object.entries(result.files)) log(`${what}: ${path}`);
+    for (const line of runSummary(spec, result.outDir, result.files)) log(line);
     if (warning) log(warning);
   } catch (err) {
     failed = true;

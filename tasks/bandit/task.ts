@@ -1,7 +1,7 @@
 /** The two-armed bandit as an engine task: a batch is a range of games × all personas, played in lockstep. */
 import type { BanditSpec } from '../../experiment/load.js';
 import type { TaskDefinition } from '../types.js';
-import { round } from '../mmlu/task.js';
+import { ciText, round } from '../mmlu/task.js';
 import { runBanditBatch } from './runner.js';
 import { banditMetrics, writeBanditReport } from './report.js';
 import { countGames, loadGames } from './records.js';
@@ -27,9 +27,9 @@ export const banditTask: TaskDefinition<BanditSpec> = {
       discarded: games.filter((g) => g.abandoned).length,
       files: outDir === null ? {} : writeBanditReport(outDir, games, metrics),
       table: {
-        columns: ['persona', 'games', 'abandoned', 'regret', 'acc_avg', 'acc_last', 'β_V', 'β_RU', 'β_V/TU'],
+        columns: ['persona', 'games', 'abandoned', 'regret', 'regret 95% CI', 'acc_avg', 'acc_last', 'β_V', 'β_RU', 'β_V/TU'],
         rows: metrics.personas.map((p) => [
-          p.persona, p.games, p.abandoned, num(p.loss), num(p.accAvg), num(p.accLast),
+          p.persona, p.games, p.abandoned, num(p.loss), ciText(p.lossCi95), num(p.accAvg), num(p.accLast),
           num(p.probit?.coef[0]), num(p.probit?.coef[1]), num(p.probit?.coef[2]),
         ]),
       },

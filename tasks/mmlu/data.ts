@@ -59,6 +59,15 @@ export function checkMmluData(root: string, subjects: string[], split: MmluSplit
       'use MMLU subject names with underscores (e.g. abstract_algebra), or check the data folder',
     );
   }
+  // An empty file would plan zero cells and "succeed" with nothing scored.
+  const empty = subjects.find((s) => loadSubject(root, s, split).length === 0);
+  if (empty !== undefined) {
+    throw new InputError(
+      'data.path',
+      `${subjectFile(root, empty, split)} has no questions (the file is empty)`,
+      `restore ${empty}_${split}.csv from the MMLU data (question,A,B,C,D,answer rows), or leave ${empty} out of data.subjects`,
+    );
+  }
 }
 
 const cache = new Map<string, MmluItem[]>();

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { CellResult } from '../../store/results.js';
 import { modelLabel, type MmluSpec } from '../../experiment/load.js';
-import { analyzeExperts, personaSubjectMetrics, type ExpertAnalysis, type PersonaSubjectMetrics } from './analysis.js';
-import { expertPersonaFor } from './categories.js';
+import { analyzeExperts, personaSubjectMetrics, type ExpertAnalysis, type PersonaGroups, type PersonaSubjectMetrics } from './analysis.js';
+import { MMLU_SUBJECTS, expertPersonaFor } from './categories.js';
+import { comparePersonas, type PersonaTests } from './comparisons.js';
 import { OPTION_LETTERS } from './data.js';
 import { wilsonCi95, type Interval } from '../../stats/intervals.js';
 
@@ -40,6 +41,8 @@ export interface MmluMetrics {
   expert_analysis: ExpertAnalysis;
   /** API logits mode: cells whose options were not all in the server's top_logprobs list (absent ones got the floor). */
   top_logprobs: TopLogprobsSummary;
+  /** Every persona against `none` and each neutral persona on the same items. */
+  persona_tests: PersonaTests;
 }
 
 export interface TopLogprobsSummary {
@@ -68,15 +71,24 @@ export const RESULTS_COLUMNS = [
   'logprob_A', 'logprob_B', 'logprob_C', 'logprob_D', 'absent', 'attempts', 'raw_text', 'prompt_hash', 'backend',
 ] as const;
 
+/**
+ * The expert groups of a run: every persona of the run that is the expert of one of the 57 subjects, classified by
+ * its own subject's category, whichever subjects were run (an anatomy expert is a domain expert for clinical
+ * knowledge even when only clinical knowledge was asked); plus the configured neutral personas present in the run.
+ */
+export function runPersonaGroups(spec: Pick<MmluSpec, 'groups'>, present: ReadonlySet<string>): PersonaGroups {
+  const experts = new Map(MMLU_SUBJECTS.map((s) => [s, expertPersonaFor(s)] as const).filter(([, p]) => present.has(p)));
+  const expertSet = new Set(experts.values());
+  return { experts, neutral: spec.groups.neutral.filter((p) => present.has(p) && !expertSet.has(p)) };
+}
+
 export function mmluMetrics(spec: MmluSpec, cells: CellResult[]): MmluMetrics {
   const rows = cells.map((c) => ({ persona: c.persona, subject: c.subject, correct: c.correct }));
   const perPersonaSubject = personaSubjectMetrics(rows);
   const present = new Set(cells.map((c) => c.persona));
-  // A persona is a task expert only if it is in the run; the analysis ignores subjects without one.
-  const experts = new Map(spec.data.subjects.map((s) => [s, expertPersonaFor(s)] as const).filter(([, p]) => present.has(p)));
   const analysis = analyzeExperts(
     perPersonaSubject.map(({ persona, subject, n, correct }) => ({ persona, subject, n, correct })),
-    { experts, neutral: spec.groups.neutral.filter((p) => present.has(p) && ![...experts.values()].includes(p)) },
+    runPersonaGroups(spec, present),
   );
   const invalidBy = new Map<string, number>();
   for (const c of cells) if (c.method === 'generate_fork_invalid') invalidBy.set(c.persona, (invalidBy.get(c.persona) ?? 0) + 1);
@@ -104,6 +116,11 @@ export function mmluMetrics(spec: MmluSpec, cells: CellResult[]): MmluMetrics {
     per_persona_subject: perPersonaSubject,
     expert_analysis: analysis,
     top_logprobs: topLogprobsSummary(cells),
+    persona_tests: comparePersonas(
+      cells.map((c) => ({ persona: c.persona, question: c.item, sample: c.sample, correct: c.correct })),
+      spec.personas,
+      ['none', ...spec.groups.neutral],
+    ),
   };
 }
 

@@ -30,8 +30,8 @@ export const mmluTask: TaskDefinition<MmluSpec> = {
       files: outDir === null ? {} : writeMmluReport(outDir, cells, metrics),
       personas: metrics.per_persona.map(({ persona, n, correct, accuracy, discarded }) => ({ persona, n, correct, accuracy, discarded })),
       table: {
-        columns: ['persona', 'n', 'correct', 'accuracy', 'discarded'],
-        rows: metrics.per_persona.map((p) => [p.persona, p.n, p.correct, p.accuracy === null ? null : round(p.accuracy, 3), p.discarded]),
+        columns: ['persona', 'n', 'correct', 'accuracy', '95% CI', 'discarded'],
+        rows: metrics.per_persona.map((p) => [p.persona, p.n, p.correct, p.accuracy === null ? null : round(p.accuracy, 3), ciText(p.ci95), p.discarded]),
       },
     };
   },
@@ -51,6 +51,11 @@ export const mmluTask: TaskDefinition<MmluSpec> = {
     ];
   },
 };
+
+/** "[lo, hi]" with 3 decimals, or null (shown as "-"). */
+export function ciText(ci: readonly [number, number] | null | undefined): string | null {
+  return ci ? `[${ci[0].toFixed(3)}, ${ci[1].toFixed(3)}]` : null;
+}
 
 export function round(x: number, digits: number): number {
   const f = 10 ** digits;
