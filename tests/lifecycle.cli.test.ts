@@ -123,6 +123,9 @@ describe('one owner per run folder', () => {
       const stop = await runCli(['stop', 'bg', '--output', outDir], dir);
       expect(stop.code, stop.stderr).toBe(0);
       expect(stop.stdout).toMatch(new RegExp(`stopped run bg \\(process ${pid}\\) in [\\d.]+ s; \\d+ results stored in .* are kept`));
+      // `stop` returns once the owner is gone; its dev server's graceful stop (~3 s) may still be finishing.
+      const serverGone = Date.now() + 20_000;
+      while (processesWith(join(runDir, 'temporal.db')).length > 0 && Date.now() < serverGone) await new Promise((r) => setTimeout(r, 250));
       expect(processesWith(join(runDir, 'temporal.db'))).toEqual([]);
       expect(() => process.kill(pid, 0)).toThrow();
       const kept = storedCells(outDir, 'bg').length;
