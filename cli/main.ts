@@ -39,6 +39,12 @@ program
   .addOption(new Option('--background').hideHelp())
   .action(async (config: string, overrides: string[], opts) => runCommand(config, overrides, opts));
 
+/** `--output`: the folder whose subfolders are runs. */
+const outputOption = () => new Option('--output <dir>', 'base output folder').default('runs');
+/** A command on one run: `<run>` (a name under --output, or a folder) and `--output`. */
+const runCommandOn = (name: string) =>
+  program.command(name).argument('<run>', 'run name (folder under --output) or a run folder').addOption(outputOption());
+
 program
   .command('worker')
   .description('run a long-lived worker against $TEMPORAL_ADDRESS (an external cluster)')
@@ -47,39 +53,27 @@ program
   .option('--local-concurrency <n>', 'activity slots on the local-model queue (what the GPU holds)', (v) => positiveInt(v, '--local-concurrency'), 1)
   .action(async (opts) => workerCommand(opts));
 
-program
-  .command('status')
+runCommandOn('status')
   .description('progress of a run: cells done / total, from its result store and (if reachable) its workflow')
-  .argument('<run>', 'run name (folder under --output) or a run folder')
-  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
   .action(async (run: string, opts) => statusCommand(run, opts));
 
-program
-  .command('stop')
+runCommandOn('stop')
   .description('stop a local run (its background or foreground owner, or a dev server left behind); `run` again resumes it')
-  .argument('<run>', 'run name (folder under --output) or a run folder')
-  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
   .action(async (run: string, opts) => stopCommand(run, opts));
 
-program
-  .command('results')
+runCommandOn('results')
   .description('per-persona results of a run')
-  .argument('<run>', 'run name (folder under --output) or a run folder')
   .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
-  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
   .action(async (run: string, opts) => resultsCommand(run, opts));
 
-program
-  .command('report')
+runCommandOn('report')
   .description('write the run\'s report.html (figures, statistics, provenance) and print its path')
-  .argument('<run>', 'run name (folder under --output) or a run folder')
-  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
   .action(async (run: string, opts) => reportCommand(run, opts));
 
 program
   .command('ls')
   .description('the runs in the output folder: task, model, cells, state')
-  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
+  .addOption(outputOption())
   .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
   .action(async (opts) => lsCommand(opts));
 
@@ -88,15 +82,12 @@ program
   .description('per-persona differences between two runs (B − A) on the same items, with paired 95 % CIs')
   .argument('<runA>', 'run name or folder')
   .argument('<runB>', 'run name or folder')
-  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
+  .addOption(outputOption())
   .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
   .action(async (a: string, b: string, opts) => compareCommand(a, b, opts));
 
-program
-  .command('ui')
+runCommandOn('ui')
   .description('serve the Temporal web UI over a finished local run\'s history (its temporal.db), until Ctrl-C')
-  .argument('<run>', 'run name (folder under --output) or a run folder')
-  .addOption(new Option('--output <dir>', 'base output folder').default('runs'))
   .option('--port <n>', 'web UI port (default: a free one)', (v) => positiveInt(v, '--port'))
   .action(async (run: string, opts) => uiCommand(run, opts));
 
