@@ -42,7 +42,7 @@ export class BackendRegistry {
    */
   async preflight(spec: ModelSpec, format: PromptFormat): Promise<void> {
     if (spec.backend === 'onnx' && !this.opts.factory) {
-      const { checkFolderFiles, findOnnxFile } = await import('../local/folder.js');
+      const { checkFolderFiles, findOnnxFile } = await import('./onnx/folder.js');
       if (!existsSync(spec.path)) return; // a hub id: downloaded by the worker that loads it
       checkFolderFiles(spec.path);
       findOnnxFile(spec.path, spec.variant);
@@ -69,7 +69,7 @@ export class BackendRegistry {
       });
     }
     // In a thread of its own: a forward pass must not stop this thread's heartbeats and workflow tasks.
-    const { ThreadedBackend } = await import('../local/thread.js');
+    const { ThreadedBackend } = await import('./onnx/thread.js');
     const backend = new ThreadedBackend({ path: spec.path, variant: spec.variant, providers: spec.providers, maxBatch: spec.max_batch }, format);
     await backend.preflight(); // load now, so a bad model folder fails this batch at once
     return backend;

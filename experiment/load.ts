@@ -24,7 +24,7 @@ import { MMLU_SUBJECTS, expertPersonaFor } from '../tasks/mmlu/categories.js';
 import { type MmluTemplate, placeholders } from '../tasks/mmlu/prompts.js';
 import { MMLU_TARBALL_URL, cachedMmluDir, checkMmluData, downloadMmlu, mmluCacheDir, type MmluSplit } from '../tasks/mmlu/data.js';
 import type { ChatSpec, PromptFormat } from '../prompts/formats.js';
-import { cachedModelDir, isHubId, type OnnxVariant } from '../local/folder.js';
+import { cachedModelDir, isHubId, type OnnxVariant } from '../backends/onnx/folder.js';
 
 /** The configs/ folder shipped with the package (persona sets, templates, example experiments). */
 export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
@@ -163,7 +163,7 @@ export async function resolveConfigOnline(raw: unknown, overrides: string[] = []
     }
     tried.add(pending.id);
     try {
-      const { resolveModelDir } = await import('../local/folder.js');
+      const { resolveModelDir } = await import('../backends/onnx/folder.js');
       await resolveModelDir(pending.id, pending.variant);
     } catch (e) {
       hubFailures.set(pending.id, (e as Error).message.split(' (')[0] ?? 'failed');

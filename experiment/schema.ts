@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { PROMPT_FORMATS } from '../prompts/formats.js';
-import { ONNX_VARIANTS } from '../local/folder.js';
+import { ONNX_VARIANTS } from '../backends/onnx/folder.js';
 
 const posInt = z.number().int().positive();
 

@@ -1,9 +1,9 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OptionScoreRequest } from '../backends/types.js';
-import { LocalOnnxBackend } from '../local/backend.js';
-import { unloadLocalModels } from '../local/model.js';
-import { answerTokens } from '../local/tokens.js';
+import { LocalOnnxBackend } from '../backends/onnx/backend.js';
+import { unloadLocalModels } from '../backends/onnx/model.js';
+import { answerTokens } from '../backends/onnx/tokens.js';
 import { formatPrompt } from '../prompts/formats.js';
 import { assertTinyLlama3, copyFixture, hasTinyLlama3, requireTinyLlama3, TINY, TINY_FILES, TINY_LLAMA3 } from './support/localFixtures.js';
 

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { env } from '@huggingface/transformers';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { FatalBackendError } from '../backends/types.js';
-import { ModelFolderError } from '../local/folder.js';
-import { loadLocalModel, unloadLocalModels } from '../local/model.js';
+import { ModelFolderError } from '../backends/onnx/folder.js';
+import { loadLocalModel, unloadLocalModels } from '../backends/onnx/model.js';
 import { BAD_IO, copyFixture, llama3TokenizerDir, TINY, TINY_FILES, TMP } from './support/localFixtures.js';
 
 const made: string[] = [];

@@ -1,10 +1,10 @@
 import { random } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateTokens, type GenerateParams } from '../local/generate.js';
-import { loadLocalModel, unloadLocalModels, type LocalModel } from '../local/model.js';
-import { argmax, pickToken } from '../local/sampling.js';
-import { nextTokenLogits } from '../local/scoring.js';
-import { encodePrompt } from '../local/tokens.js';
+import { generateTokens, type GenerateParams } from '../backends/onnx/generate.js';
+import { loadLocalModel, unloadLocalModels, type LocalModel } from '../backends/onnx/model.js';
+import { argmax, pickToken } from '../backends/onnx/sampling.js';
+import { nextTokenLogits } from '../backends/onnx/scoring.js';
+import { encodePrompt } from '../backends/onnx/tokens.js';
 import { formatPrompt } from '../prompts/formats.js';
 import { TINY } from './support/localFixtures.js';
 

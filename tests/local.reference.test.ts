@@ -1,9 +1,9 @@
 /** The ONNX fixtures against an independent TypeScript forward pass of the same weights. */
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forward, prefill } from '../local/forward.js';
-import { loadLocalModel, unloadLocalModels, type LocalModel } from '../local/model.js';
-import { encodePrompt } from '../local/tokens.js';
+import { forward, prefill } from '../backends/onnx/forward.js';
+import { loadLocalModel, unloadLocalModels, type LocalModel } from '../backends/onnx/model.js';
+import { encodePrompt } from '../backends/onnx/tokens.js';
 import { assertTinyLlama3, hasTinyLlama3, requireTinyLlama3, TINY, TINY_LLAMA3 } from './support/localFixtures.js';
 import { loadRef, refLogits } from './support/refLlama.js';
 

@@ -1,10 +1,10 @@
 /** Batching, left padding, position ids and shared-prefix reuse must not change the scores. */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { layoutStep, tile, type CacheState } from '../local/forward.js';
-import { loadLocalModel, unloadLocalModels, type LocalModel } from '../local/model.js';
-import { logSoftmax, nextTokenLogits, planBatches } from '../local/scoring.js';
-import { encodePrompt } from '../local/tokens.js';
+import { layoutStep, tile, type CacheState } from '../backends/onnx/forward.js';
+import { loadLocalModel, unloadLocalModels, type LocalModel } from '../backends/onnx/model.js';
+import { logSoftmax, nextTokenLogits, planBatches } from '../backends/onnx/scoring.js';
+import { encodePrompt } from '../backends/onnx/tokens.js';
 import { formatPrompt } from '../prompts/formats.js';
 import { TINY } from './support/localFixtures.js';
 import { loadRef, refLogits } from './support/refLlama.js';

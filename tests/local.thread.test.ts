@@ -4,9 +4,9 @@
  * their kind, and load failures are fatal with the folder named.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalOnnxBackend } from '../local/backend.js';
-import { ThreadedBackend } from '../local/thread.js';
-import { unloadLocalModels } from '../local/model.js';
+import { LocalOnnxBackend } from '../backends/onnx/backend.js';
+import { ThreadedBackend } from '../backends/onnx/thread.js';
+import { unloadLocalModels } from '../backends/onnx/model.js';
 import { formatPrompt } from '../prompts/formats.js';
 import { TINY } from './support/localFixtures.js';
 

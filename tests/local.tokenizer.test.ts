@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { answerTokens, checkFormat, encodePrompt } from '../local/tokens.js';
+import { answerTokens, checkFormat, encodePrompt } from '../backends/onnx/tokens.js';
 import { llama3TokenizerDir, TINY } from './support/localFixtures.js';
 
 const GOLDEN = '/work/shared/spec/golden';

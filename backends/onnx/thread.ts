@@ -17,8 +17,8 @@ import {
   type OptionScore,
   type OptionScoreRequest,
   type Outcome,
-} from '../backends/types.js';
-import type { PromptFormat } from '../prompts/formats.js';
+} from '../types.js';
+import type { PromptFormat } from '../../prompts/formats.js';
 import type { OnnxVariant } from './folder.js';
 import type { ExecutionProvider } from './model.js';
 
@@ -74,7 +74,7 @@ function fromWire(w: WireError): Error {
 function threadEntry(): string {
   const here = new URL(import.meta.url).pathname;
   if (here.endsWith('.js')) return here;
-  const dist = join(here, '..', '..', 'dist', 'local', 'thread.js');
+  const dist = join(here, '..', '..', '..', 'dist', 'backends', 'onnx', 'thread.js');
   if (!existsSync(dist)) throw new Error(`${dist} is missing: run \`npm run build\` first`);
   return dist;
 }

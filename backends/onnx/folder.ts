@@ -6,8 +6,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { downloadFile, progressBars } from '../net/download.js';
-import { FatalBackendError } from '../backends/types.js';
+import { downloadFile, progressBars } from '../../net/download.js';
+import { FatalBackendError } from '../types.js';
 
 /** w8: int8 weights with float32 activations (scripts/make-weight-only-int8.py), batch-invariant unlike int8. */
 export const ONNX_VARIANTS = ['fp32', 'fp16', 'int8', 'q4', 'w8'] as const;

@@ -2,7 +2,7 @@
  * Next-token choice as HF `generate` does it: greedy, or temperature -> top-k -> top-p -> multinomial.
  * transformers.js has no working top-p warper, so the warpers are here; its MT19937 `Random` is the seeded RNG.
  */
-import { argmax } from '../scoring/options.js';
+import { argmax } from '../../scoring/options.js';
 
 // Greedy decoding and option scoring break ties the same way (lowest index, as torch.argmax).
 export { argmax };

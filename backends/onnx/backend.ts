@@ -14,8 +14,8 @@ import {
   type OptionScore,
   type OptionScoreRequest,
   type Outcome,
-} from '../backends/types.js';
-import type { PromptFormat } from '../prompts/formats.js';
+} from '../types.js';
+import type { PromptFormat } from '../../prompts/formats.js';
 import type { OnnxVariant } from './folder.js';
 import { generateTokens, type GenerateParams } from './generate.js';
 import { loadLocalModel, type ExecutionProvider, type LocalModel } from './model.js';

@@ -5,7 +5,7 @@
  * Position ids are HF's cumsum(mask) - 1 clipped at 0, so real tokens count only real tokens before them.
  */
 import * as ort from 'onnxruntime-node';
-import { FatalBackendError } from '../backends/types.js';
+import { FatalBackendError } from '../types.js';
 import type { LocalModel } from './model.js';
 
 export interface CacheState {

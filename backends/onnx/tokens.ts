@@ -1,7 +1,7 @@
 /** Tokenization rules of the seed (SPEC §1.2–1.3) on top of transformers.js tokenizers. */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import type { PromptInput } from '../backends/types.js';
-import { chatMessages, type ChatMessage, type PromptFormat } from '../prompts/formats.js';
+import type { PromptInput } from '../types.js';
+import { chatMessages, type ChatMessage, type PromptFormat } from '../../prompts/formats.js';
 import { ModelFolderError } from './folder.js';
 
 type Tokenizer = Pick<PreTrainedTokenizer, 'encode' | 'decode' | 'all_special_ids'>;
