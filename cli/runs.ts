@@ -4,7 +4,7 @@ import { experimentWorkflow, progressQuery, type Progress } from '../workflows/i
 import type { ExperimentInput, ExperimentResult } from '../workflows/types.js';
 import type { ExperimentSpec } from '../experiment/load.js';
 import { DEFAULT_TASK_QUEUE, modelLabel } from '../experiment/load.js';
-import { taskFor } from '../tasks/registry.js';
+import { taskFor } from '../experiment/tasks.js';
 import { InputError } from '../experiment/errors.js';
 import { sqlitePath, type ResultStore, type StoreResolver } from '../store/results.js';
 import { existsSync } from 'node:fs';

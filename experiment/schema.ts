@@ -14,18 +14,6 @@ export const PersonaSetRef = z.union([
   z.object({ name: z.string().min(1), personas: z.array(z.string().min(1)).min(1) }).strict(),
 ]);
 
-export const TemplateRef = z.union([
-  z.string().min(1),
-  z
-    .object({
-      name: z.string().min(1).default('inline'),
-      text: z.string().min(1),
-      no_persona: z.string().min(1).optional(),
-      separator: z.string().default(': '),
-    })
-    .strict(),
-]);
-
 export const OpenAIModel = z
   .object({
     backend: z.literal('openai'),
@@ -84,13 +72,13 @@ export const ModelChoice = z.union([
   z.object({ candidates: z.array(ModelCandidate).min(1) }).strict(),
 ]);
 
-const runName = z
+export const runName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" only')
   .optional();
 
 /** How a run is cut into activities and how much runs at once. `unit` names the batch size key. */
-function executionSchema<K extends string>(unitKey: K, unitDefault: number) {
+export function executionSchema<K extends string>(unitKey: K, unitDefault: number) {
   const defaults = { [unitKey]: unitDefault, batches_per_shard: 16, shards_in_flight: 4, batches_in_flight: 2, heartbeat_s: 30 } as Record<K, number> & {
     batches_per_shard: number;
     shards_in_flight: number;
@@ -112,92 +100,31 @@ function executionSchema<K extends string>(unitKey: K, unitDefault: number) {
     .default(defaults as never);
 }
 
-const OutputConfig = z.object({ dir: z.string().min(1).default('runs') }).strict().default({ dir: 'runs' });
+export const OutputConfig = z.object({ dir: z.string().min(1).default('runs') }).strict().default({ dir: 'runs' });
 
-export const MmluConfig = z
-  .object({
+/** The keys every task's config has, with their defaults (a task's schema spreads them: `...commonFields(...)`). */
+export function commonFields<K extends string>(unitKey: K, unitDefault: number) {
+  return {
     name: runName,
-    task: z.literal('mmlu'),
-    data: z
-      .object({
-        path: z.string().min(1),
-        split: z.enum(['test', 'val', 'dev']).default('test'),
-        subjects: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
-        /** Use only the first N questions of each subject (file order). */
-        limit: posInt.optional(),
-        /** When `path` does not exist: download the Hendrycks tarball into the cache (online) and use that. */
-        download: z.boolean().default(true),
-      })
-      .strict(),
     personas: z.array(PersonaSetRef).min(1),
-    /** Persona groups for the expert analysis (besides the experts, which are derived from the subjects). */
-    groups: z.object({ neutral: z.array(PersonaSetRef).default([]) }).strict().default({ neutral: [] }),
-    template: TemplateRef.default('mmlu_paper'),
     format: z.enum(PROMPT_FORMATS).default('plain'),
     chat: ChatConfig.optional(),
-    scoring: z
-      .object({
-        /** logits | generate (the seed's API path) | generate_fork (the fork's late rule: one generation, its letters
-         * upper-cased; anything but A-D counts as "C" and as invalid; accuracy over all items). */
-        mode: z.enum(['logits', 'generate', 'generate_fork']).default('logits'),
-        /** generate mode: re-ask up to this many more times until the answer is exactly one of A-D. */
-        max_tries: z.number().int().min(0).default(10),
-        max_tokens: posInt.optional(),
-        temperature: z.number().min(0).optional(),
-        top_p: z.number().gt(0).max(1).optional(),
-        top_k: posInt.optional(),
-        /** Sampling seed (local models; API servers that accept `seed`). */
-        seed: z.number().int().optional(),
-      })
-      .strict()
-      .default({ mode: 'logits', max_tries: 10 }),
     model: ModelChoice,
-    execution: executionSchema('questions_per_batch', 128),
+    execution: executionSchema(unitKey, unitDefault),
     output: OutputConfig,
-  })
-  .strict();
+  };
+}
 
-export type MmluConfigInput = z.input<typeof MmluConfig>;
-export type MmluConfigParsed = z.output<typeof MmluConfig>;
 export type ModelSpec = z.output<typeof ModelConfig>;
 
-/** The two-armed bandit (SPEC §3): age personas play games of `trials` choices between two slot machines. */
-export const BanditConfig = z
-  .object({
-    name: runName,
-    task: z.literal('bandit'),
-    /** Games per persona (the seed plays 2000). */
-    games: posInt.default(100),
-    trials: posInt.default(10),
-    /** Run seed: every persona × game draws its bandit and its choices from its own stream of it. */
-    seed: z.union([z.number().int(), z.string().min(1)]).default(2016),
-    /** faithful: a fresh bandit per persona and game, as the seed; paired: all personas play the same bandits. */
-    design: z.enum(['faithful', 'paired']).default('faithful'),
-    personas: z.array(PersonaSetRef).min(1).default(['ages']),
-    format: z.enum(PROMPT_FORMATS).default('plain'),
-    chat: ChatConfig.optional(),
-    scoring: z
-      .object({
-        /** logits: sample from softmax(log-probs of "1"/"2" / temperature); generate: exact "1" or "2" only. */
-        mode: z.enum(['logits', 'generate']).default('logits'),
-        temperature: z.number().min(0).default(1),
-        /** generate: tries per trial before the game is abandoned. */
-        max_tries: posInt.default(20),
-      })
-      .strict()
-      .default({ mode: 'logits', temperature: 1, max_tries: 20 }),
-    metrics: z
-      .object({ acc_last: z.enum(['faithful', 'intended']).default('faithful') })
-      .strict()
-      .default({ acc_last: 'faithful' }),
-    model: ModelChoice,
-    execution: executionSchema('games_per_batch', 10),
-    output: OutputConfig,
-  })
-  .strict();
-
-export type BanditConfigParsed = z.output<typeof BanditConfig>;
-
-/** Top-level dispatch on `task`; new tasks add their schema here. */
-export const ExperimentConfig = z.discriminatedUnion('task', [MmluConfig, BanditConfig]);
-export type ExperimentConfigParsed = z.output<typeof ExperimentConfig>;
+/** What the engine reads of any task's parsed config (the rest is the task's). */
+export interface CommonConfigParsed {
+  task: string;
+  name?: string;
+  personas: z.output<typeof PersonaSetRef>[];
+  format: z.output<ReturnType<typeof commonFields>['format']>;
+  chat?: z.output<typeof ChatConfig>;
+  model: z.output<typeof ModelChoice>;
+  execution: { batches_per_shard: number; shards_in_flight: number; batches_in_flight: number; heartbeat_s: number; task_queue?: string };
+  output: { dir: string };
+}

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExperimentSpec } from '../experiment/load.js';
+import type { MmluSpec } from '../tasks/mmlu/config.js';
 import type { ResultStore } from '../store/results.js';
 import type { MmluMetrics } from '../tasks/mmlu/report.js';
 import type { BanditMetrics } from '../tasks/bandit/report.js';
@@ -36,7 +37,7 @@ export async function renderReport(spec: ExperimentSpec, metrics: MmluMetrics | 
     const m = metrics;
     if (totalCells !== undefined && m.cells < totalCells) warnings.push(`The run is not finished: ${m.cells} of ${totalCells} cells are scored.`);
     if (m.discarded > 0) warnings.push(`${m.discarded} answer${m.discarded === 1 ? ' was' : 's were'} discarded (no valid letter after the retries); accuracies are over the scored items.`);
-    body = await mmluSections(m, spec.task === 'mmlu' ? spec.groups.neutral : []);
+    body = await mmluSections(m, spec.task === 'mmlu' ? (spec as MmluSpec).groups.neutral : []);
     subtitle = `MMLU · ${m.model} · ${m.personas.length} personas × ${m.subjects.length} subjects (${m.split}) · ${m.cells} cells · template ${m.template}, format ${m.format}, scoring ${m.scoring}`;
   } else {
     const m = metrics;

@@ -2,8 +2,11 @@
  * Durable orchestration of an experiment. Deterministic and small: planning, scoring and reducing are
  * activities; this file only fans work out, tracks progress and carries state across continue-as-new.
  *
- *   experimentWorkflow ── plan ──> shards (child workflows, bounded window) ── reduce
- *        shardWorkflow ── batches (activities, bounded window), progress signalled to the parent
+ *   experimentWorkflow ── plan ──> stage 0's shards ──> [plan stage k ──> its shards]… ── reduce
+ *        shardWorkflow ── batches of one stage (activities, bounded window), progress signalled to the parent
+ *
+ * A task has ordered stages; stage k+1 is planned (an activity) once stage k's shards have all completed.
+ * Single-stage runs, including every run started before stages existed, issue exactly the commands they did.
  */
 import {
   ApplicationFailure,
@@ -29,6 +32,7 @@ import type {
   ProgressUpdate,
   ShardInput,
   ShardResult,
+  StagePlan,
 } from './types.js';
 import { DONE, EXPERIMENT, MODEL, TASK, TOTAL } from './searchAttributes.js';
 
@@ -38,9 +42,18 @@ export interface Progress {
   done: number;
   total: number;
   discarded: number;
+  /** Of the current stage. */
   shardsDone: number;
   shards: number;
   phase: 'planning' | 'scoring' | 'reducing' | 'done';
+  /** The current stage's name, and every stage's cells (total null: not planned yet). */
+  stage: string;
+  stages: StageProgress[];
+}
+export interface StageProgress {
+  name: string;
+  done: number;
+  total: number | null;
 }
 export const progressQuery = defineQuery<Progress>('progress');
 
@@ -62,6 +75,11 @@ const { planExperiment: planExperimentBounded } = proxyActivities<typeof activit
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '8s', maximumAttempts: PLAN_MAX_ATTEMPTS, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
+const { planStage } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
 const { reduceExperiment } = proxyActivities<typeof activities>({
   startToCloseTimeout: '30 minutes',
   retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
@@ -70,24 +88,37 @@ const { reduceExperiment } = proxyActivities<typeof activities>({
 export async function experimentWorkflow(input: ExperimentInput): Promise<ExperimentResult> {
   const info = workflowInfo();
   let phase: Progress['phase'] = input.state ? 'scoring' : 'planning';
-  const live = new Map<number, number>(); // shard → cells done so far (running shards)
+  const live = new Map<number, number>(); // shard → cells done so far (running shards of the current stage)
   let plan: ExperimentPlan | undefined = input.state?.plan;
+  let stage = input.state?.stage ?? 0;
+  let stagePlan: StagePlan | undefined = input.state?.stagePlan;
   let nextShard = input.state?.nextShard ?? 0;
   let doneCells = input.state?.doneCells ?? 0;
   let discarded = input.state?.discarded ?? 0;
   let shardsDone = nextShard;
+  // Per stage: cells planned and done by completed shards. States from before stages: one stage, done = doneCells.
+  const stageCells = input.state ? (input.state.stageCells ?? [{ total: input.state.plan.totalCells, done: doneCells }]) : [];
+  const stageNames = (): string[] => plan?.stages ?? ['score'];
+  const shardsOf = (): ExperimentPlan['shards'] => (stage === 0 ? (plan?.shards ?? []) : (stagePlan?.shards ?? []));
+  const liveCells = () => [...live.values()].reduce((a, b) => a + b, 0);
   const progress = (): Progress => ({
     run: plan?.run ?? '',
-    done: doneCells + [...live.values()].reduce((a, b) => a + b, 0),
-    total: plan?.totalCells ?? 0,
+    done: doneCells + liveCells(),
+    total: stageCells.reduce((a, c) => a + c.total, 0),
     discarded,
     shardsDone,
-    shards: plan?.shards.length ?? 0,
+    shards: shardsOf().length,
     phase,
+    stage: stageNames()[stage] ?? '',
+    stages: stageNames().map((name, i) => ({
+      name,
+      done: (stageCells[i]?.done ?? 0) + (i === stage ? liveCells() : 0),
+      total: stageCells[i]?.total ?? null,
+    })),
   });
   setHandler(progressQuery, progress);
-  setHandler(progressSignal, ({ shard, cells }) => {
-    if (live.has(shard)) live.set(shard, Math.max(live.get(shard) ?? 0, cells));
+  setHandler(progressSignal, ({ stage: from = 0, shard, cells }) => {
+    if (from === stage && live.has(shard)) live.set(shard, Math.max(live.get(shard) ?? 0, cells));
     showProgress();
   });
 
@@ -95,9 +126,12 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   const showProgress = (force = false) => {
     if (!plan) return;
     const p = progress();
+    const stages = p.stages.length > 1
+      ? `\n\n${p.stages.map((st, i) => `${i === stage && p.phase === 'scoring' ? '**' : ''}${i + 1}. ${st.name}: ${st.done} / ${st.total ?? '?'}${i === stage && p.phase === 'scoring' ? '**' : ''}`).join(' · ')}`
+      : '';
     setCurrentDetails(
       `**${p.run}** · ${plan.task} · ${plan.model}\n\n${p.done} / ${p.total} cells (${pct(p.done, p.total)}), ` +
-        `${p.discarded} discarded, shards ${p.shardsDone}/${p.shards} · phase: ${p.phase}`,
+        `${p.discarded} discarded, shards ${p.shardsDone}/${p.shards} · phase: ${p.phase}${stages}`,
     );
     // Each upsert is a history event: only on shard completion or every ~5 % of progress.
     if (force || p.done - lastUpserted >= Math.max(1, Math.ceil(p.total / 20))) {
@@ -118,67 +152,93 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       { key: DONE, value: 0 },
     ]);
     phase = 'scoring';
+    stageCells.push({ total: plan.totalCells, done: 0 });
   }
   const thePlan = plan;
   showProgress(true);
 
-  const running = new Map<number, Promise<ShardResult>>();
   let failure: unknown;
-  while ((nextShard < thePlan.shards.length || running.size > 0) && failure === undefined) {
-    // When Temporal suggests continue-as-new, start nothing more: drain the children, then continue.
-    while (running.size < thePlan.shardsInFlight && nextShard < thePlan.shards.length && !workflowInfo().continueAsNewSuggested) {
-      const shard = thePlan.shards[nextShard] as ExperimentPlan['shards'][number];
-      nextShard++;
-      live.set(shard.index, 0);
-      const child = await startChild(shardWorkflow, {
-        workflowId: `${info.workflowId}/shard-${shard.index}`,
-        taskQueue: info.taskQueue,
-        args: [
-          {
-            parentId: info.workflowId,
-            plan: {
-              run: thePlan.run,
-              ...storeRef(thePlan),
-              specHash: thePlan.specHash,
-              taskQueue: thePlan.taskQueue,
-              batchesInFlight: thePlan.batchesInFlight,
-              heartbeatTimeoutMs: thePlan.heartbeatTimeoutMs,
-            },
-            shard,
-          } satisfies ShardInput,
-        ],
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      });
-      running.set(
-        shard.index,
-        child.result().then((r) => {
-          running.delete(shard.index);
-          live.delete(shard.index);
-          doneCells += r.cells;
-          discarded += r.discarded;
-          shardsDone++;
-          showProgress(true);
-          return r;
-        }, (err) => {
-          running.delete(shard.index);
-          failure ??= err;
-          throw err;
-        }),
-      );
-    }
-    if (running.size === 0) {
-      if (workflowInfo().continueAsNewSuggested && nextShard < thePlan.shards.length) {
-        // Nothing in flight: children finished, so continuing here loses nothing.
-        await continueAsNew<typeof experimentWorkflow>({
-          ...input,
-          // Shards start in order and all have finished, so the next index is the whole cursor.
-          state: { plan: thePlan, nextShard, doneCells, discarded },
-        });
-      }
-      continue;
-    }
-    await Promise.race([...running.values()]).catch(() => undefined);
+  for (;;) {
+    await runShards();
+    if (failure !== undefined || stage + 1 >= stageNames().length) break;
+    // The next stage: planned now that every batch of this one is stored (its plan may depend on them).
+    stage++;
+    nextShard = 0;
+    shardsDone = 0;
+    stagePlan = undefined;
+    if (workflowInfo().continueAsNewSuggested) await continueAsNewHere();
+    stagePlan = await planStage({ run: thePlan.run, specHash: thePlan.specHash, ...storeRef(thePlan), stage, cellsBefore: stageCells.reduce((a, c) => a + c.total, 0) });
+    stageCells[stage] = { total: stagePlan.cells, done: 0 };
+    upsertSearchAttributes([{ key: TOTAL, value: progress().total }]);
+    showProgress(true);
   }
+
+  /** Run the current stage's shards from `nextShard` (child workflows, at most shardsInFlight at once). */
+  async function runShards(): Promise<void> {
+    const shards = shardsOf();
+    const running = new Map<number, Promise<ShardResult>>();
+    while ((nextShard < shards.length || running.size > 0) && failure === undefined) {
+      // When Temporal suggests continue-as-new, start nothing more: drain the children, then continue.
+      while (running.size < thePlan.shardsInFlight && nextShard < shards.length && !workflowInfo().continueAsNewSuggested) {
+        const shard = shards[nextShard] as ExperimentPlan['shards'][number];
+        nextShard++;
+        live.set(shard.index, 0);
+        const child = await startChild(shardWorkflow, {
+          // Stage 0 keeps the ids of runs started before stages.
+          workflowId: stage === 0 ? `${info.workflowId}/shard-${shard.index}` : `${info.workflowId}/stage-${stage}/shard-${shard.index}`,
+          taskQueue: info.taskQueue,
+          args: [
+            {
+              parentId: info.workflowId,
+              plan: {
+                run: thePlan.run,
+                ...storeRef(thePlan),
+                specHash: thePlan.specHash,
+                taskQueue: thePlan.taskQueue,
+                batchesInFlight: thePlan.batchesInFlight,
+                heartbeatTimeoutMs: thePlan.heartbeatTimeoutMs,
+                ...(stage > 0 ? { stage } : {}),
+              },
+              shard,
+            } satisfies ShardInput,
+          ],
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        });
+        running.set(
+          shard.index,
+          child.result().then((r) => {
+            running.delete(shard.index);
+            live.delete(shard.index);
+            doneCells += r.cells;
+            (stageCells[stage] as { done: number }).done += r.cells;
+            discarded += r.discarded;
+            shardsDone++;
+            showProgress(true);
+            return r;
+          }, (err) => {
+            running.delete(shard.index);
+            failure ??= err;
+            throw err;
+          }),
+        );
+      }
+      if (running.size === 0) {
+        // Nothing in flight: children finished, so continuing here loses nothing.
+        if (workflowInfo().continueAsNewSuggested && nextShard < shards.length) await continueAsNewHere();
+        continue;
+      }
+      await Promise.race([...running.values()]).catch(() => undefined);
+    }
+  }
+
+  /** Continue as new between shards (none running): shards start in order, so `nextShard` is the whole cursor. */
+  async function continueAsNewHere(): Promise<never> {
+    return continueAsNew<typeof experimentWorkflow>({
+      ...input,
+      state: { plan: thePlan, nextShard, doneCells, discarded, stage, ...(stagePlan ? { stagePlan } : {}), stageCells },
+    });
+  }
+
   if (failure !== undefined) {
     phase = 'done';
     throw ApplicationFailure.nonRetryable(
@@ -221,7 +281,7 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
       const b = shard.batches[i] as ShardInput['shard']['batches'][number];
       running.set(
         i,
-        runBatch({ run: plan.run, ...storeRef(plan), specHash: plan.specHash, group: b.group, start: b.start, end: b.end }).then(
+        runBatch({ run: plan.run, ...storeRef(plan), specHash: plan.specHash, ...(plan.stage ? { stage: plan.stage } : {}), group: b.group, start: b.start, end: b.end }).then(
           (r) => {
             running.delete(i);
             cells += r.cells;
@@ -232,7 +292,7 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
             // maximum per shard, so signals arriving out of order do no harm.
             if (!throttleProgress || Date.now() - lastSignal >= PROGRESS_EVERY_MS) {
               lastSignal = Date.now();
-              signals.push(parent.signal(progressSignal, { shard: shard.index, cells }).catch(() => undefined));
+              signals.push(parent.signal(progressSignal, { ...(plan.stage ? { stage: plan.stage } : {}), shard: shard.index, cells }).catch(() => undefined));
             }
           },
           (err) => {

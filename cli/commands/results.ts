@@ -7,7 +7,7 @@ import { isAlive, readOwner } from '../owner.js';
 import { InputError } from '../../experiment/errors.js';
 import { sqlitePath, storesFromEnv, type ResultStore, type RunRecord, type StoreResolver } from '../../store/results.js';
 import type { ExperimentSpec } from '../../experiment/load.js';
-import { taskFor } from '../../tasks/registry.js';
+import { taskFor } from '../../experiment/tasks.js';
 import { formatTable } from '../table.js';
 import { queryProgress, workflowIdFor } from '../runs.js';
 
@@ -91,7 +91,8 @@ export async function resultsCommand(run: string, opts: { format: 'table' | 'csv
       process.stdout.write(`${formatTable(report.table)}\n${report.cells} cells of ${rec.totalCells}${complete ? '' : ' (run not finished)'}\n`);
       return;
     }
-    const file = opts.format === 'json' ? report.files.metricsJson : (report.files.resultsCsv ?? report.files.trialsCsv);
+    const { resultFiles } = taskFor(spec);
+    const file = report.files[opts.format === 'json' ? resultFiles.json : resultFiles.csv];
     process.stdout.write(readFileSync(file as string, 'utf8'));
   });
 }

@@ -20,7 +20,7 @@ import { servedModelWarning } from '../../backends/openai.js';
 import { storesFromEnv, type StoreResolver } from '../../store/results.js';
 import { runSummary } from '../summary.js';
 import { writeRunReportOrError } from '../../report/index.js';
-import { taskFor } from '../../tasks/registry.js';
+import { taskFor } from '../../experiment/tasks.js';
 import type { experimentWorkflow } from '../../workflows/index.js';
 import type { ExperimentInput, ExperimentResult } from '../../workflows/types.js';
 
@@ -219,7 +219,7 @@ async function attachToOwner(cluster: Cluster, spec: ExperimentSpec, input: Expe
 async function describeKept(spec: ExperimentSpec, stores: StoreResolver): Promise<string> {
   try {
     const rec = await (await existingStore(stores, spec))?.getRun(spec.run);
-    return `${await storedCount(stores, spec)} of ${rec?.totalCells ?? '?'} ${spec.task === 'bandit' ? 'games' : 'cells'}`;
+    return `${await storedCount(stores, spec)} of ${rec?.totalCells ?? '?'} ${taskFor(spec).unitName ?? 'cells'}`;
   } catch {
     return 'the results stored so far';
   }
@@ -228,7 +228,7 @@ async function describeKept(spec: ExperimentSpec, stores: StoreResolver): Promis
 /** Things that are valid but probably not meant, said before the run starts. */
 export function configWarnings(spec: ExperimentSpec): string[] {
   const out: string[] = [];
-  const scoring = spec.scoring as { mode?: string; maxTokens?: number; maxTries?: number };
+  const scoring = ((spec as { scoring?: unknown }).scoring ?? {}) as { mode?: string; maxTokens?: number; maxTries?: number };
   if (spec.model.backend === 'openai' && scoring.mode?.startsWith('generate') && scoring.maxTokens === undefined) {
     out.push(
       `scoring.mode ${scoring.mode} without scoring.max_tokens: a server that generates to EOS (llama.cpp, vLLM, Ollama) answers with long texts, ` +

@@ -1,22 +1,18 @@
 /** The two-armed bandit as an engine task: a batch is a range of games × all personas, played in lockstep. */
-import type { BanditSpec } from '../../experiment/load.js';
-import type { TaskDefinition } from '../types.js';
+import { BanditConfig, resolveBandit, type BanditSpec } from './config.js';
+import type { PlannedBatch, TaskDefinition } from '../types.js';
 import { ciText, round } from '../mmlu/task.js';
 import { runBanditBatch } from './runner.js';
 import { banditMetrics, writeBanditReport } from './report.js';
 import { countGames, loadGames } from './records.js';
 
 export const banditTask: TaskDefinition<BanditSpec> = {
-  plan(spec) {
-    const batches = [];
-    for (let start = 0; start < spec.games; start += spec.execution.unitsPerBatch) {
-      const end = Math.min(spec.games, start + spec.execution.unitsPerBatch);
-      batches.push({ group: 'games', start, end, cells: (end - start) * spec.personas.length });
-    }
-    return batches;
-  },
-
-  runBatch: runBanditBatch,
+  name: 'bandit',
+  config: BanditConfig,
+  resolve: resolveBandit,
+  stages: [{ name: 'play', plan, runBatch: runBanditBatch }],
+  resultFiles: { csv: 'trialsCsv', json: 'metricsJson' },
+  unitName: 'games',
 
   async report(spec, store, outDir) {
     const games = await loadGames(store, spec.run);
@@ -52,3 +48,13 @@ export const banditTask: TaskDefinition<BanditSpec> = {
     ];
   },
 };
+
+/** A batch: a range of games × all personas. */
+function plan(spec: BanditSpec): PlannedBatch[] {
+  const batches: PlannedBatch[] = [];
+  for (let start = 0; start < spec.games; start += spec.execution.unitsPerBatch) {
+    const end = Math.min(spec.games, start + spec.execution.unitsPerBatch);
+    batches.push({ group: 'games', start, end, cells: (end - start) * spec.personas.length });
+  }
+  return batches;
+}

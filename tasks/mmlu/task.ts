@@ -1,25 +1,17 @@
 /** MMLU as an engine task: batches are questions of one subject × all personas. */
-import type { MmluSpec } from '../../experiment/load.js';
-import type { TaskDefinition } from '../types.js';
+import { MmluConfig, resolveMmlu, type MmluSpec } from './config.js';
+import type { PlannedBatch, TaskDefinition } from '../types.js';
 import { loadSubject } from './data.js';
 import { runMmluBatch } from './runner.js';
 import { mmluMetrics, writeMmluReport } from './report.js';
 import { collect } from '../../store/results.js';
 
 export const mmluTask: TaskDefinition<MmluSpec> = {
-  plan(spec) {
-    const batches = [];
-    for (const subject of spec.data.subjects) {
-      const n = Math.min(loadSubject(spec.data.path, subject, spec.data.split).length, spec.data.limit ?? Infinity);
-      for (let start = 0; start < n; start += spec.execution.unitsPerBatch) {
-        const end = Math.min(n, start + spec.execution.unitsPerBatch);
-        batches.push({ group: subject, start, end, cells: (end - start) * spec.personas.length });
-      }
-    }
-    return batches;
-  },
-
-  runBatch: runMmluBatch,
+  name: 'mmlu',
+  config: MmluConfig,
+  resolve: resolveMmlu,
+  stages: [{ name: 'score', plan, runBatch: runMmluBatch }],
+  resultFiles: { csv: 'resultsCsv', json: 'metricsJson' },
 
   async report(spec, store, outDir) {
     const cells = await collect(store.streamCells(spec.run));
@@ -51,6 +43,19 @@ export const mmluTask: TaskDefinition<MmluSpec> = {
     ];
   },
 };
+
+/** A batch: some questions of one subject × all personas. */
+function plan(spec: MmluSpec): PlannedBatch[] {
+  const batches: PlannedBatch[] = [];
+  for (const subject of spec.data.subjects) {
+    const n = Math.min(loadSubject(spec.data.path, subject, spec.data.split).length, spec.data.limit ?? Infinity);
+    for (let start = 0; start < n; start += spec.execution.unitsPerBatch) {
+      const end = Math.min(n, start + spec.execution.unitsPerBatch);
+      batches.push({ group: subject, start, end, cells: (end - start) * spec.personas.length });
+    }
+  }
+  return batches;
+}
 
 /** "[lo, hi]" with 3 decimals, or null (shown as "-"). */
 export function ciText(ci: readonly [number, number] | null | undefined): string | null {
