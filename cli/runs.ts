@@ -106,3 +106,12 @@ export async function queryProgress(handle: WorkflowHandle): Promise<Progress | 
 }
 
 export type { ExperimentResult };
+
+/** The phase, with the current stage of a multi-stage run, e.g. "scoring · stage 2/3 embed 12/40". */
+export function phaseLabel(p: Progress): string {
+  const stages = p.stages ?? []; // absent: a workflow running older code
+  if (p.phase !== 'scoring' || stages.length < 2) return p.phase;
+  const i = Math.max(0, stages.findIndex((s) => s.name === p.stage));
+  const s = stages[i]!;
+  return `${p.phase} · stage ${i + 1}/${stages.length} ${s.name} ${s.done}/${s.total ?? '?'}`;
+}

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { InputError } from './errors.js';
 import { applyOverrides, isPlainObject } from './overrides.js';
 import { type CommonConfigParsed, type ModelSpec, ModelChoice, PersonaSetRef } from './schema.js';
-import { experimentConfigSchema, taskNamed } from './tasks.js';
+import { experimentConfigSchema, registeredTaskNames, taskNamed } from './tasks.js';
 import type { ChatSpec, PromptFormat } from '../prompts/formats.js';
 import { cachedModelDir, isHubId, type OnnxVariant } from '../backends/onnx/folder.js';
 
@@ -183,6 +183,7 @@ export function zodToInputError(error: z.ZodError, file?: string): InputError {
   if (issue.code === 'unrecognized_keys') fix = `remove or rename ${issue.keys.join(', ')}`;
   else if (issue.code === 'invalid_value' && 'values' in issue) fix = `use one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   else if (issue.code === 'invalid_union' && issue.input === undefined) fix = `add ${field}`;
+  else if (field === 'task') fix = `use one of ${registeredTaskNames().map((n) => JSON.stringify(n)).join(', ')}`;
   else if (issue.code === 'invalid_union' && field === 'model') fix = 'set model.backend to "openai" or "onnx", give {candidates: [...]}, or name a file in configs/models';
   else if (issue.code === 'invalid_type' && issue.input === undefined) fix = `add ${field}`;
   const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';

@@ -9,7 +9,7 @@ import { sqlitePath, storesFromEnv, type ResultStore, type RunRecord, type Store
 import type { ExperimentSpec } from '../../experiment/load.js';
 import { taskFor } from '../../experiment/tasks.js';
 import { formatTable } from '../table.js';
-import { queryProgress, workflowIdFor } from '../runs.js';
+import { phaseLabel, queryProgress, workflowIdFor } from '../runs.js';
 
 export function runFolder(run: string, output: string): { dir: string; name: string } {
   const asPath = resolve(run);
@@ -68,7 +68,7 @@ export async function statusCommand(run: string, opts: { output: string }): Prom
         const d = await handle.describe().catch(() => undefined);
         lines.push(`workflow ${workflowIdFor(rec.run)}: ${d ? d.status.name : 'not found'}`);
         const p = d?.status.name === 'RUNNING' ? await queryProgress(handle) : undefined;
-        if (p) lines.push(`progress: ${p.done} / ${p.total}, phase ${p.phase}, shards ${p.shardsDone}/${p.shards}`);
+        if (p) lines.push(`progress: ${p.done} / ${p.total}, phase ${phaseLabel(p)}, shards ${p.shardsDone}/${p.shards}`);
       } catch (err) {
         // The stored counts above are the truth either way: say why the live state is missing, do not fail.
         lines.push(`workflow: unknown: ${(err as Error).message}`);

@@ -11,7 +11,7 @@ import { checkOutputFolder, EnvironmentError } from '../../experiment/envErrors.
 import { InputError } from '../../experiment/errors.js';
 import { connectCluster, type Cluster } from '../connect.js';
 import type { DevServer } from '../../server/devServer.js';
-import { existingStore, queryProgress, startOrAttach, storedCount, workflowIdFor } from '../runs.js';
+import { existingStore, phaseLabel, queryProgress, startOrAttach, storedCount, workflowIdFor } from '../runs.js';
 import { claimRunFolder, waitForOwnerAddress, readOwner, isAlive, type OwnerLock } from '../owner.js';
 import { activityProblems, ProblemReporter, progressStats, type Sample } from '../watch.js';
 import { createWorkers, runWorkers } from '../../workers/index.js';
@@ -338,9 +338,11 @@ async function followRun(
         samples.push({ t: Date.now(), done: p.done });
         if (samples.length > 200) samples.shift();
         const { rate, eta } = progressStats(samples, p.total);
-        if (!started && tty) bar.start(p.total, p.done, { rate, eta_s: eta, phase: p.phase });
+        if (!started && tty) bar.start(p.total, p.done, { rate, eta_s: eta, phase: phaseLabel(p) });
         started = true;
-        if (tty) bar.update(p.done, { rate, eta_s: eta, phase: p.phase });
+        // A later stage, once planned, adds its cells to the total.
+        if (tty) bar.setTotal(p.total);
+        if (tty) bar.update(p.done, { rate, eta_s: eta, phase: phaseLabel(p) });
       }
       // A full disk stalls both the store and the dev server's db: stop with the path instead of hanging.
       const full = diskFull(o.outDir, o.resume);
