@@ -11,10 +11,10 @@ import { BackendRegistry } from '../backends/registry.js';
 import { BackendError } from '../backends/types.js';
 import { InputError } from '../experiment/errors.js';
 import { EnvironmentError, fsEnvironmentError, makeDirs } from '../experiment/envErrors.js';
-import { resolveConfigOnline, modelLabel, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
+import { resolveConfigOnline, modelLabel, modelsOf, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
 import { SqliteStores, type ResultStore, type StoreResolver } from '../store/results.js';
 import { BatchFailure } from '../tasks/batch.js';
-import { taskFor } from '../experiment/tasks.js';
+import { rolesOf, taskFor } from '../experiment/tasks.js';
 import { writeRunReportOrError } from '../report/index.js';
 import type { BatchRef, ExperimentPlan, ExperimentResult, RunRef, ShardPlan, StagePlan, StageRef } from '../workflows/types.js';
 import type { PlannedBatch } from '../tasks/types.js';
@@ -60,7 +60,7 @@ export function createActivities(deps: ActivityDeps) {
       return asTemporalFailure(async () => {
         const baseDir = input.baseDir && isAbsolute(input.baseDir) ? input.baseDir : resolve(input.baseDir ?? process.cwd());
         const spec = await resolveConfigOnline(input.config, input.overrides, { baseDir, configsDir: deps.configsDir ?? BUILTIN_CONFIGS });
-        await deps.backends.preflight(spec.model, spec.format);
+        for (const model of Object.values(spec.models ?? { model: spec.model })) await deps.backends.preflight(model, spec.format);
         outDir = spec.outDir;
         // Fails on a path under /proc, where a recursive mkdir (the SQLite store's) would spin for ever.
         if (stores instanceof SqliteStores) makeDirs(spec.outDir);
@@ -116,7 +116,8 @@ export function createActivities(deps: ActivityDeps) {
     async runBatch(ref: BatchRef): Promise<{ cells: number; discarded: number }> {
       return asTemporalFailure(async () => {
         const { spec, store } = await runOf(ref);
-        const backend = await deps.backends.get(spec.model, spec.format);
+        const backend = await deps.backends.llm(spec.model, spec.format);
+        const models = modelsOf(spec, Object.keys(rolesOf(taskFor(spec)))[0] as string);
         const ctx = Context.current();
         // Each queued model request listens on the cancellation signal: a batch has many.
         setMaxListeners(0, ctx.cancellationSignal);
@@ -130,6 +131,11 @@ export function createActivities(deps: ActivityDeps) {
             {
               spec,
               backend,
+              model: (role) => {
+                const m = models[role];
+                if (!m) throw new InputError('models', `run ${spec.run} has no model for role ${role}`, `declare the role in the task's roles (it has ${Object.keys(models).join(', ')})`);
+                return deps.backends.get(m, spec.format);
+              },
               store,
               signal: ctx.cancellationSignal,
               resume: last,

@@ -11,7 +11,8 @@ import { z } from 'zod';
 import { InputError } from './errors.js';
 import { applyOverrides, isPlainObject } from './overrides.js';
 import { type CommonConfigParsed, type ModelSpec, ModelChoice, PersonaSetRef } from './schema.js';
-import { experimentConfigSchema, registeredTaskNames, taskNamed } from './tasks.js';
+import { experimentConfigSchema, registeredTaskNames, rolesOf, taskNamed } from './tasks.js';
+import { backendNamed, registeredBackendNames, type Capability } from '../backends/catalog.js';
 import type { ChatSpec, PromptFormat } from '../prompts/formats.js';
 import { cachedModelDir, isHubId, type OnnxVariant } from '../backends/onnx/folder.js';
 
@@ -38,7 +39,10 @@ export interface CommonSpec {
   format: PromptFormat;
   /** Set with format chat_template: the system message per persona. */
   chat?: ChatSpec;
+  /** The model of the task's primary role. */
   model: ModelSpec;
+  /** Tasks with several model roles: every role's model (the primary's is `model`). Absent: one role. */
+  models?: Record<string, ModelSpec>;
   /** Set when the model in use is a fallback candidate with a warning (e.g. random weights): shown loudly. */
   modelWarning?: string;
   execution: {
@@ -60,8 +64,18 @@ export interface CommonSpec {
 export type ExperimentSpec = CommonSpec;
 
 /** How reports, search attributes and the web UI name a run's model. */
-export function modelLabel(spec: CommonSpec): string {
-  return spec.model.backend === 'openai' ? `openai:${spec.model.model}` : `onnx:${spec.model.path.split('/').filter(Boolean).pop()}`;
+export function modelLabel(spec: Pick<CommonSpec, 'model' | 'models'>): string {
+  if (spec.models) return Object.entries(spec.models).map(([role, m]) => `${role}=${labelOf(m)}`).join(' ');
+  return labelOf(spec.model);
+}
+
+function labelOf(model: ModelSpec): string {
+  return backendNamed(model.backend).label(model);
+}
+
+/** The model of each role of a spec (one role: the task's primary, whatever its name, as `model`). */
+export function modelsOf(spec: Pick<CommonSpec, 'model' | 'models'>, primary: string): Record<string, ModelSpec> {
+  return spec.models ?? { [primary]: spec.model };
 }
 
 export const DEFAULT_TASK_QUEUE = 'rolyplay';
@@ -224,6 +238,8 @@ export interface CommonOptions {
 }
 
 interface ResolveState {
+  /** The task's model roles (the first is the primary one). */
+  roles: Record<string, readonly Capability[]>;
   hubFailures?: Map<string, string>;
   pending?: ModelPick['pending'];
   downloads: PendingDownload[];
@@ -235,7 +251,9 @@ interface ResolveState {
 
 function resolveParsed(cfg: CommonConfigParsed, opts: LoadOptions): Resolved {
   const baseDir = opts.baseDir ?? process.cwd();
+  const task = taskNamed(cfg.task);
   const state: ResolveState = {
+    roles: rolesOf(task),
     hubFailures: opts.hubFailures,
     downloads: [],
     baseDir,
@@ -253,21 +271,30 @@ function resolveParsed(cfg: CommonConfigParsed, opts: LoadOptions): Resolved {
     needDownload: (d) => state.downloads.push(d),
     downloadFailure: (key) => opts.downloadFailures?.get(key),
   };
-  const spec = taskNamed(cfg.task).resolve(cfg, ctx);
+  const spec = task.resolve(cfg, ctx);
   return { spec, downloads: state.downloads, ...(state.pending ? { pending: state.pending } : {}) };
 }
 
 /** The parts every task resolves the same way: persona sets, model paths, run name, execution, output folder. */
 function resolveCommon(cfg: CommonConfigParsed, ctx: ResolveState, results: Record<string, unknown>, opts: CommonOptions): CommonSpec {
   const personas = unique(cfg.personas.flatMap((ref, i) => loadPersonaSet(ref, `personas.${i}`, ctx.configsDir, ctx.baseDir, ctx.file)));
-  const picked = resolveModel(cfg.model, ctx);
-  ctx.pending = picked.pending;
+  const roles = Object.keys(ctx.roles);
+  const picks = Object.fromEntries(Object.entries(roleChoices(cfg, ctx)).map(([role, { choice, field }]) => {
+    const pick = resolveModel(choice, ctx);
+    ctx.pending ??= pick.pending;
+    checkCapabilities(role, field, pick.model, ctx);
+    return [role, pick];
+  })) as Record<string, ModelPick>;
+  const picked = picks[roles[0] as string] as ModelPick;
   const { model } = picked;
+  // Several roles: the spec (and the hash) carry every role's model; one role keeps the shape (and hash) of before.
+  const models = roles.length > 1 ? Object.fromEntries(roles.map((r) => [r, (picks[r] as ModelPick).model])) : undefined;
+  const warning = roles.map((r) => (picks[r]?.warning ? `${roles.length > 1 ? `${r}: ` : ''}${picks[r]!.warning}` : '')).filter(Boolean).join(' — ');
   const format = picked.format ?? cfg.format;
   const chat = resolveChat(cfg, format, picked.format !== undefined, opts.defaultSystem, ctx.file);
-  const specHash = hashOf({ task: cfg.task, personas, format, chat, model, ...results });
+  const specHash = hashOf({ task: cfg.task, personas, format, chat, model, ...(models ? { models } : {}), ...results });
   const run = cfg.name ?? `${cfg.task}-${specHash.slice(0, 10)}`;
-  const local = model.backend === 'onnx';
+  const local = Object.values(models ?? { model }).some((m) => backendNamed(m.backend).local);
   return {
     task: cfg.task,
     run,
@@ -276,7 +303,8 @@ function resolveCommon(cfg: CommonConfigParsed, ctx: ResolveState, results: Reco
     format,
     ...(chat ? { chat } : {}),
     model,
-    ...(picked.warning ? { modelWarning: picked.warning } : {}),
+    ...(models ? { models } : {}),
+    ...(warning ? { modelWarning: warning } : {}),
     execution: {
       unitsPerBatch: opts.unitsPerBatch,
       batchesPerShard: cfg.execution.batches_per_shard,
@@ -287,6 +315,43 @@ function resolveCommon(cfg: CommonConfigParsed, ctx: ResolveState, results: Reco
     },
     outDir: join(ctx.abs(cfg.output.dir), run),
   };
+}
+
+/** Each role's model choice and the config key it came from: `model` is the primary role's, `models.<role>` any. */
+function roleChoices(cfg: CommonConfigParsed, ctx: ResolveState): Record<string, { choice: z.output<typeof ModelChoice>; field: string }> {
+  const roles = Object.keys(ctx.roles);
+  const primary = roles[0] as string;
+  const out: Record<string, { choice: z.output<typeof ModelChoice>; field: string }> = {};
+  for (const [role, choice] of Object.entries(cfg.models ?? {})) {
+    if (!roles.includes(role)) {
+      throw new InputError(`models.${role}`, `task ${cfg.task} has no model role "${role}"`, `use ${roles.map((r) => `models.${r}`).join(', ')}${roles.length === 1 ? ' (or model)' : ''}`, ctx.file);
+    }
+    out[role] = { choice, field: `models.${role}` };
+  }
+  if (cfg.model !== undefined) {
+    if (out[primary]) throw new InputError('model', `both model and models.${primary} are set`, `keep one of them (model means models.${primary} for task ${cfg.task})`, ctx.file);
+    out[primary] = { choice: cfg.model, field: 'model' };
+  }
+  for (const role of roles) {
+    if (out[role]) continue;
+    if (roles.length === 1) throw new InputError('model', 'is missing', 'add model', ctx.file);
+    throw new InputError(`models.${role}`, `task ${cfg.task} needs a model for role ${role} (${ctx.roles[role]!.join(' & ')})`, `add models.${role}: {backend: ..., ...} (roles: ${roles.join(', ')})`, ctx.file);
+  }
+  return out;
+}
+
+/** A role's model must have the capabilities the task declared for it. */
+function checkCapabilities(role: string, field: string, model: ModelSpec, ctx: ResolveState): void {
+  const offers = backendNamed(model.backend).capabilities;
+  const missing = (ctx.roles[role] ?? []).filter((c) => !offers.includes(c));
+  if (missing.length === 0) return;
+  const fit = registeredBackendNames().filter((n) => missing.every((c) => backendNamed(n).capabilities.includes(c)));
+  throw new InputError(
+    field,
+    `backend ${model.backend} cannot be the ${role} model: the task needs ${missing.join(' & ')}, it offers ${offers.join(' & ') || 'nothing'}`,
+    fit.length ? `use a backend with ${missing.join(' & ')} for ${field}: ${fit.join(', ')}` : `no registered backend offers ${missing.join(' & ')}: register one under backends/<name>/`,
+    ctx.file,
+  );
 }
 
 /** `fromModel`: the format was set by the model candidate in use, so a `chat:` meant for chat_template is moot. */

@@ -4,7 +4,10 @@
  */
 import { z } from 'zod';
 import { PROMPT_FORMATS } from '../prompts/formats.js';
-import { ONNX_VARIANTS } from '../backends/onnx/folder.js';
+import '../backends/index.js';
+import { extendedModelOptionsSchema, modelOptionsSchema } from '../backends/catalog.js';
+import type { OpenAIModelSpec } from '../backends/openai/options.js';
+import type { OnnxModelSpec } from '../backends/onnx/options.js';
 
 const posInt = z.number().int().positive();
 
@@ -13,32 +16,6 @@ export const PersonaSetRef = z.union([
   z.string().min(1),
   z.object({ name: z.string().min(1), personas: z.array(z.string().min(1)).min(1) }).strict(),
 ]);
-
-export const OpenAIModel = z
-  .object({
-    backend: z.literal('openai'),
-    model: z.string().min(1),
-    /** Defaults to OPENAI_BASE_URL, then https://api.openai.com/v1. */
-    base_url: z.string().url().optional(),
-    /** The key is read from this environment variable by the worker; it never enters workflow inputs. */
-    api_key_env: z.string().min(1).default('OPENAI_API_KEY'),
-    concurrency: posInt.default(8),
-    rpm: posInt.default(3500),
-    timeout_s: z.number().positive().default(60),
-    top_logprobs: z.number().int().min(1).max(20).default(20),
-  })
-  .strict();
-
-export const OnnxModel = z
-  .object({
-    backend: z.literal('onnx'),
-    /** A local model folder (Hugging Face ONNX layout) or a hub id such as onnx-community/Llama-3.2-1B-Instruct. */
-    path: z.string().min(1),
-    variant: z.enum(ONNX_VARIANTS).default('fp32'),
-    providers: z.array(z.enum(['cpu', 'cuda'])).min(1).default(['cpu']),
-    max_batch: posInt.default(64),
-  })
-  .strict();
 
 /**
  * `chat:` beside `format: chat_template`: the system message per persona ("You are a {persona}."), or `none` for no
@@ -50,7 +27,8 @@ export const ChatConfig = z
   })
   .strict();
 
-export const ModelConfig = z.discriminatedUnion('backend', [OpenAIModel, OnnxModel]);
+/** A model block: the union of the registered backends' options (backends/catalog.ts), built when first parsed. */
+export const ModelConfig = z.lazy(() => modelOptionsSchema()) as unknown as z.ZodType<OpenAIModelSpec | OnnxModelSpec>;
 
 /** What a candidate adds to a model: a warning to show when it is the one used, and its own prompt format. */
 const candidateExtras = {
@@ -59,7 +37,9 @@ const candidateExtras = {
   /** Replaces the experiment's `format` when this candidate is used (a model without a chat template). */
   format: z.enum(PROMPT_FORMATS).optional(),
 };
-export const ModelCandidate = z.discriminatedUnion('backend', [OpenAIModel.extend(candidateExtras), OnnxModel.extend(candidateExtras)]);
+export const ModelCandidate = z.lazy(() => extendedModelOptionsSchema(candidateExtras)) as unknown as z.ZodType<
+  (OpenAIModelSpec | OnnxModelSpec) & { warning?: string; format?: (typeof PROMPT_FORMATS)[number] }
+>;
 export type ModelCandidateParsed = z.output<typeof ModelCandidate>;
 
 /**
@@ -109,13 +89,17 @@ export function commonFields<K extends string>(unitKey: K, unitDefault: number) 
     personas: z.array(PersonaSetRef).min(1),
     format: z.enum(PROMPT_FORMATS).default('plain'),
     chat: ChatConfig.optional(),
-    model: ModelChoice,
+    /** The model of the task's primary role (its only one for MMLU and the bandit). */
+    model: ModelChoice.optional(),
+    /** A model per role, e.g. {llm: ..., clip: ...}; `models.<primary role>` is the same as `model`. */
+    models: z.record(z.string().min(1), ModelChoice).optional(),
     execution: executionSchema(unitKey, unitDefault),
     output: OutputConfig,
   };
 }
 
-export type ModelSpec = z.output<typeof ModelConfig>;
+/** A resolved model block of a built-in backend (a new backend adds its options type here). */
+export type ModelSpec = OpenAIModelSpec | OnnxModelSpec;
 
 /** What the engine reads of any task's parsed config (the rest is the task's). */
 export interface CommonConfigParsed {
@@ -124,7 +108,8 @@ export interface CommonConfigParsed {
   personas: z.output<typeof PersonaSetRef>[];
   format: z.output<ReturnType<typeof commonFields>['format']>;
   chat?: z.output<typeof ChatConfig>;
-  model: z.output<typeof ModelChoice>;
+  model?: z.output<typeof ModelChoice>;
+  models?: Record<string, z.output<typeof ModelChoice>>;
   execution: { batches_per_shard: number; shards_in_flight: number; batches_in_flight: number; heartbeat_s: number; task_queue?: string };
   output: { dir: string };
 }

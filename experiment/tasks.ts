@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { InputError } from './errors.js';
 import type { TaskDefinition } from '../tasks/types.js';
+import type { Capability } from '../backends/catalog.js';
 import type { ExperimentSpec } from './load.js';
 
 // Any task's definition, whatever its spec and config types (checked where the task is defined).
@@ -28,6 +29,7 @@ export function registerTask(task: AnyTask): void {
     throw new Error(`task "${task.name}": its config schema needs \`task: z.literal('${task.name}')\``);
   }
   if (task.stages.length === 0) throw new Error(`task "${task.name}" has no stages`);
+  if (task.roles && Object.keys(task.roles).length === 0) throw new Error(`task "${task.name}" declares no model role`);
   tasks.set(task.name, task);
   union = undefined;
 }
@@ -44,6 +46,12 @@ export function taskNamed(name: string): TaskDefinition<ExperimentSpec> {
   }
   return t as TaskDefinition<ExperimentSpec>;
 }
+
+/** A task's model roles (the first is the primary one: what `model:` names). */
+export function rolesOf(task: Pick<TaskDefinition<ExperimentSpec>, 'roles'>): Record<string, readonly Capability[]> {
+  return task.roles ?? DEFAULT_ROLES;
+}
+const DEFAULT_ROLES = { llm: ['OptionScorer', 'Generator'] } as const satisfies Record<string, readonly Capability[]>;
 
 export function taskFor(spec: { task: string }): TaskDefinition<ExperimentSpec> {
   return taskNamed(spec.task);

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { Backend } from '../backends/types.js';
+import type { Capability, ModelBackend } from '../backends/catalog.js';
 import type { ResultStore } from '../store/results.js';
 import type { ExperimentSpec, ResolveContext } from '../experiment/load.js';
 
@@ -22,7 +23,10 @@ export interface PlannedBatch extends BatchRange {
 
 export interface BatchContext<S extends ExperimentSpec> {
   spec: S;
+  /** The primary role's model, as an LLM backend (MMLU, the bandit). */
   backend: Backend;
+  /** The model of a role (TaskDefinition.roles), loaded on first use; its capabilities were checked at planning. */
+  model?: (role: string) => Promise<ModelBackend>;
   store: ResultStore;
   signal?: AbortSignal;
   /** The last progress this batch reported before a crash or failure, to resume from. */
@@ -87,6 +91,11 @@ export interface TaskDefinition<S extends ExperimentSpec, C = any> {
   config: z.ZodObject;
   /** Parsed config → spec; `ctx.common(...)` resolves the shared parts and the spec hash. Throws InputError. */
   resolve(cfg: C, ctx: ResolveContext): S;
+  /**
+   * The models the task needs, by role, with the capabilities each must have; the first role is the primary one,
+   * which a config's `model:` names (`models: {role: ...}` names each). Default: `{ llm: ['OptionScorer', 'Generator'] }`.
+   */
+  roles?: Record<string, readonly Capability[]>;
   /** At least one; run in order. */
   stages: StageDefinition<S>[];
   /** Read the run's results; write its files into `outDir` (null: compute only, files stay empty). */

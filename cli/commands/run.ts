@@ -16,7 +16,7 @@ import { claimRunFolder, waitForOwnerAddress, readOwner, isAlive, type OwnerLock
 import { activityProblems, ProblemReporter, progressStats, type Sample } from '../watch.js';
 import { createWorkers, runWorkers } from '../../workers/index.js';
 import { printTable } from '../table.js';
-import { servedModelWarning } from '../../backends/openai.js';
+import { servedModelWarning } from '../../backends/openai/backend.js';
 import { storesFromEnv, type StoreResolver } from '../../store/results.js';
 import { runSummary } from '../summary.js';
 import { writeRunReportOrError } from '../../report/index.js';

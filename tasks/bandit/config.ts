@@ -36,6 +36,7 @@ export const BanditConfig = z
       .strict()
       .default({ acc_last: 'faithful' }),
     model: common.model,
+    models: common.models,
     execution: common.execution,
     output: common.output,
   })

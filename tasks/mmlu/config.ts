@@ -65,6 +65,7 @@ export const MmluConfig = z
       .strict()
       .default({ mode: 'logits', max_tries: 10 }),
     model: common.model,
+    models: common.models,
     execution: common.execution,
     output: common.output,
   })

@@ -6,8 +6,8 @@
  */
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { z } from 'zod';
-import { RequestLimiter } from './limiter.js';
-import { chatMessages } from '../prompts/formats.js';
+import { RequestLimiter } from '../limiter.js';
+import { chatMessages } from '../../prompts/formats.js';
 import {
   BackendError,
   FatalBackendError,
@@ -20,7 +20,7 @@ import {
   type OptionScoreRequest,
   type Outcome,
   type PromptInput,
-} from './types.js';
+} from '../types.js';
 
 export interface OpenAIBackendOptions {
   /** e.g. "https://api.openai.com/v1" or "http://localhost:8000/v1" */
