@@ -4,6 +4,8 @@
  * it back on a retry), and asks the task for its report. Plain TypeScript: no Temporal here.
  */
 import type { z } from 'zod';
+import type { Figure } from '../report/charts.js';
+import type { Section } from '../report/html.js';
 import type { Backend } from '../backends/types.js';
 import type { Capability, ModelBackend } from '../backends/catalog.js';
 import type { ResultStore } from '../store/results.js';
@@ -54,6 +56,13 @@ export interface TaskReport {
   table: ReportTable;
   /** MMLU: per-persona counts (kept in the workflow result for scripts). */
   personas?: PersonaSummary[];
+}
+
+export interface ReportPage {
+  subtitle: string;
+  warnings: string[];
+  sections: Section[];
+  figures: Figure[];
 }
 
 export interface PersonaSummary {
@@ -108,6 +117,13 @@ export interface TaskDefinition<S extends ExperimentSpec, C = any> {
   details(spec: S): string[];
   /** Which of `TaskReport.files` `rolyplay results --format csv|json` prints. */
   resultFiles: { csv: string; json: string };
+  /**
+   * The body of report.html from the run's metrics.json (which `report` wrote): subtitle, warnings, sections and
+   * their figures. Absent: the page holds the run's provenance only.
+   */
+  page?(spec: S, metrics: unknown, opts: { totalCells?: number; modelLabel: string }): Promise<ReportPage>;
+  /** Lines `rolyplay run` prints after the table, from the run's metrics.json (headline, best and worst, ...). */
+  consoleSummary?(metrics: unknown): string[];
   /** The unit `rolyplay run` counts in, plural (default "cells"). */
   unitName?: string;
 }

@@ -1,9 +1,10 @@
 /** The two-armed bandit as an engine task: a batch is a range of games × all personas, played in lockstep. */
 import { BanditConfig, resolveBandit, type BanditSpec } from './config.js';
 import type { PlannedBatch, TaskDefinition } from '../types.js';
-import { ciText, round } from '../mmlu/task.js';
+import { ciText, round } from '../numbers.js';
 import { runBanditBatch } from './runner.js';
-import { banditMetrics, writeBanditReport } from './report.js';
+import { banditMetrics, writeBanditReport, type BanditMetrics } from './report.js';
+import { banditHeadline, banditSections } from '../../report/bandit.js';
 import { countGames, loadGames } from './records.js';
 
 export const banditTask: TaskDefinition<BanditSpec> = {
@@ -40,6 +41,17 @@ export const banditTask: TaskDefinition<BanditSpec> = {
   summary(spec) {
     return `bandit · ${spec.run} · ${spec.personas.length} personas × ${spec.games} games`;
   },
+
+  async page(_spec, metrics, { totalCells, modelLabel }) {
+    const m = metrics as BanditMetrics;
+    const games = m.personas.reduce((s, p) => s + p.games + p.abandoned, 0);
+    const warnings = totalCells !== undefined && games < totalCells ? [`The run is not finished: ${games} of ${totalCells} games are stored.`] : [];
+    const body = await banditSections(m);
+    const subtitle = `two-armed bandit · ${modelLabel} · ${m.personas.length} personas × ${m.games_per_persona} games × ${m.trials} trials · format ${m.format}, scoring ${m.scoring}`;
+    return { subtitle, warnings, ...body };
+  },
+
+  consoleSummary: (metrics) => [banditHeadline(metrics as BanditMetrics)],
 
   details(spec) {
     return [
