@@ -16,6 +16,7 @@ import {
   loadCub,
   loadHfSet,
   loadImageFolder,
+  loadVisionData,
   readImageBytes,
 } from '../tasks/vision/data.js';
 
@@ -81,6 +82,13 @@ describe('CUB layout', () => {
     const train = loadCub(join(TOY, 'CUB_200_2011'), 'train');
     expect(train.items.map((i) => i.id)).toEqual(['1', '5', '9', '13', '17']);
     checkSameClassNames(train.classNames, ds.classNames, 'toy');
+  });
+
+  it('loadVisionData dispatches and checks the train names of CUB', async () => {
+    expect((await loadVisionData({ dataset: 'cub', path: TOY })).items).toHaveLength(15);
+    const root = makeCub(['001.A', '002.B'], (d) => writeFileSync(join(d, 'train_test_split.txt'), '1 0\n2 0\n3 1\n4 0\n'));
+    await expect(loadVisionData({ dataset: 'cub', path: root })).rejects.toThrow(/classes 1 have no train images/);
+    await expect(loadVisionData({ dataset: 'cars', download: false }, { cache: tmp('hf-cache-') })).rejects.toThrow(/not in the cache .* download is false.*Fix: set data\.download: true/);
   });
 
   it("the seed's class-name fixes", () => {

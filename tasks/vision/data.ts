@@ -437,3 +437,37 @@ export async function readImageBytes(item: VisionItem): Promise<Uint8Array> {
   }
   return bytes;
 }
+
+// ---------------------------------------------------------------------------------------------------- dispatch
+
+/** `data:` of a vision config (tasks/vision/config.ts), structurally. */
+export type VisionDataSpec =
+  | { dataset: 'cub'; path: string; split?: 'test' | 'train' }
+  | { dataset: 'cars' | 'aircraft'; path?: string; download?: boolean; names_from?: 'train' | 'test' }
+  | { dataset: 'folder'; path: string };
+
+/**
+ * The scored data set of a config, with the seed's checks: CUB's train-split class names (what the seed describes)
+ * must equal the scored split's; the HF sets likewise (see loadHfSet). `download: false` refuses the network.
+ */
+export async function loadVisionData(spec: VisionDataSpec, opts: { cache?: string } = {}): Promise<VisionDataset> {
+  switch (spec.dataset) {
+    case 'cub': {
+      const split = spec.split ?? 'test';
+      const ds = loadCub(spec.path, split);
+      if (split === 'test') checkSameClassNames(loadCub(spec.path, 'train', { checkFiles: false }).classNames, ds.classNames, spec.path);
+      return ds;
+    }
+    case 'folder':
+      return loadImageFolder(spec.path);
+    case 'cars':
+    case 'aircraft': {
+      const set = HF_SETS[spec.dataset];
+      if (spec.path === undefined && spec.download === false) {
+        const cached = cachedHfParquet(set.test, 'test', opts.cache);
+        if (!cached) throw new InputError('data.download', `${set.test} is not in the cache (${hfCacheDir(set.test, 'test', opts.cache)}) and download is false`, 'set data.download: true (online), or data.path to a folder with test/ and train/ parquet files');
+      }
+      return loadHfSet(spec.dataset, { path: spec.path, cache: opts.cache, namesFrom: spec.names_from ?? 'train' });
+    }
+  }
+}
