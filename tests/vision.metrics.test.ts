@@ -9,6 +9,7 @@ import {
   bootstrapAccuracyOverClasses,
   defaultContrasts,
   pairedPermutationTest,
+  replicateSummary,
   visionMetrics,
   zeroShotLogits,
   zeroShotPredict,
@@ -130,5 +131,15 @@ describe('visionMetrics', () => {
   it('bootstrap over classes: one class gives no interval; equal accuracies give a point', () => {
     expect(bootstrapAccuracyOverClasses([3], [4])).toBeNull();
     expect(bootstrapAccuracyOverClasses([2, 2, 2], [4, 4, 4])).toEqual([0.5, 0.5]);
+  });
+});
+
+describe('replicates', () => {
+  it('mean, SD and t interval over replicate accuracies (scipy: t.ppf(0.975, 2) = 4.302652729749462)', () => {
+    const r = replicateSummary([0.5, 0.6, 0.7]);
+    expect(r.mean).toBeCloseTo(0.6, 12);
+    expect(r.sd).toBeCloseTo(0.1, 12);
+    expect(r.t95![0]).toBeCloseTo(0.6 - (4.302652729749462 * 0.1) / Math.sqrt(3), 9);
+    expect(replicateSummary([0.4])).toMatchObject({ replicates: 1, sd: null, t95: null });
   });
 });

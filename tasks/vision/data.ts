@@ -412,7 +412,7 @@ export async function loadHfSet(kind: 'cars' | 'aircraft', opts: { path?: string
 
 // ---------------------------------------------------------------------------------------------------- bytes
 
-const parquetCache = new Map<string, Promise<unknown>>();
+const parquetCache = new Map<string, Promise<{ file: unknown; metadata: unknown }>>();
 
 /** The encoded image (JPEG/PNG/…) of an item; decoding and CLIP preprocessing are the image side's. */
 export async function readImageBytes(item: VisionItem): Promise<Uint8Array> {
@@ -424,13 +424,19 @@ export async function readImageBytes(item: VisionItem): Promise<Uint8Array> {
       throw new InputError('data.path', `cannot read image ${ref.path} (item ${item.id}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'restore the file, or remove it from the data set');
     }
   }
-  const { asyncBufferFromFile, cachedAsyncBuffer, parquetReadObjects } = await import('hyparquet');
-  let buf = parquetCache.get(ref.file);
-  if (!buf) {
-    buf = asyncBufferFromFile(ref.file).then((b) => cachedAsyncBuffer(b));
-    parquetCache.set(ref.file, buf);
+  const { asyncBufferFromFile, cachedAsyncBuffer, parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
+  let open = parquetCache.get(ref.file);
+  if (!open) {
+    // Footer parsed once per file and process: a row read then touches only its row group's pages.
+    open = (async () => {
+      const file = cachedAsyncBuffer(await asyncBufferFromFile(ref.file));
+      return { file, metadata: await parquetMetadataAsync(file) };
+    })();
+    parquetCache.set(ref.file, open);
+    open.catch(() => parquetCache.delete(ref.file));
   }
-  const rows = (await parquetReadObjects({ file: (await buf) as never, columns: ['image'], rowStart: ref.row, rowEnd: ref.row + 1, utf8: false })) as { image?: { bytes?: unknown } }[];
+  const { file, metadata } = await open;
+  const rows = (await parquetReadObjects({ file: file as never, metadata: metadata as never, columns: ['image'], rowStart: ref.row, rowEnd: ref.row + 1, utf8: false })) as { image?: { bytes?: unknown } }[];
   const bytes = rows[0]?.image?.bytes;
   if (!(bytes instanceof Uint8Array) || bytes.length === 0) {
     throw new InputError('data.path', `${ref.file} row ${ref.row} (item ${item.id}) has no image bytes`, 'the parquet image column must be the datasets Image struct {bytes, path} with bytes set');

@@ -16,7 +16,7 @@
  *   p-values across the whole contrast family, separately for each test.
  */
 import { mcnemarExact, bootstrapFamily, holmAdjust, quantileSorted } from '../../stats/paired.js';
-import { wilsonCi95, type Interval } from '../../stats/intervals.js';
+import { mean, sampleSd, tCi95, wilsonCi95, type Interval } from '../../stats/intervals.js';
 import { streamFor } from '../bandit/rng.js';
 import { CLASS_NAME_PERSONA, NONE_PERSONA } from './prompts.js';
 
@@ -277,4 +277,14 @@ export function visionMetrics(input: ScoreInput, opts: MetricsOptions = {}): Vis
     contrasts,
     settings: { seed, resamples, permutations, exact_permutation_max_classes: EXACT_PERMUTATION_MAX_CLASSES, holm_family: 'all contrasts, separately for McNemar and for the permutation test' },
   };
+}
+
+/**
+ * Replicates (describe.replicates ≥ 2, VISION.md §8.1): each replicate's descriptions give one accuracy per persona;
+ * their mean, sample SD and Student-t 95 % interval estimate the description-sampling variance the seed (R = 1)
+ * cannot show. Paired tests stay per replicate (replicate 0 is the faithful run).
+ */
+export function replicateSummary(accuracies: readonly number[]): { replicates: number; mean: number; sd: number | null; t95: Interval | null } {
+  if (accuracies.length === 0) throw new RangeError('no replicate accuracies');
+  return { replicates: accuracies.length, mean: mean(accuracies), sd: accuracies.length > 1 ? sampleSd(accuracies) : null, t95: tCi95(accuracies) };
 }
