@@ -179,7 +179,7 @@ export async function resolveConfigOnline(raw: unknown, overrides: string[] = []
  * again gives the same spec (and spec hash) as the raw config with its overrides.
  */
 export function effectiveConfig(raw: unknown, overrides: string[] = []): unknown {
-  const parsed = ExperimentConfig.safeParse(applyOverrides(raw, overrides));
+  const parsed = experimentConfigSchema().safeParse(applyOverrides(raw, overrides));
   // An invalid config was already refused with a clear error by the local load; send it as given.
   return parsed.success ? parsed.data : applyOverrides(raw, overrides);
 }
