@@ -159,18 +159,22 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
 
   let failure: unknown;
   for (;;) {
+    // A later stage is planned once every batch of the one before is stored (its plan may depend on them).
+    if (stage > 0 && !stagePlan) {
+      const cellsBefore = stageCells.slice(0, stage).reduce((a, c) => a + c.total, 0);
+      stagePlan = await planStage({ run: thePlan.run, specHash: thePlan.specHash, ...storeRef(thePlan), stage, cellsBefore });
+      stageCells[stage] = { total: stagePlan.cells, done: 0 };
+      upsertSearchAttributes([{ key: TOTAL, value: progress().total }]);
+      showProgress(true);
+    }
     await runShards();
     if (failure !== undefined || stage + 1 >= stageNames().length) break;
-    // The next stage: planned now that every batch of this one is stored (its plan may depend on them).
     stage++;
     nextShard = 0;
     shardsDone = 0;
     stagePlan = undefined;
+    // Between stages nothing runs: a suggested continue-as-new loses nothing here (the new run plans the stage).
     if (workflowInfo().continueAsNewSuggested) await continueAsNewHere();
-    stagePlan = await planStage({ run: thePlan.run, specHash: thePlan.specHash, ...storeRef(thePlan), stage, cellsBefore: stageCells.reduce((a, c) => a + c.total, 0) });
-    stageCells[stage] = { total: stagePlan.cells, done: 0 };
-    upsertSearchAttributes([{ key: TOTAL, value: progress().total }]);
-    showProgress(true);
   }
 
   /** Run the current stage's shards from `nextShard` (child workflows, at most shardsInFlight at once). */
