@@ -17,6 +17,8 @@ import { BatchFailure } from '../tasks/batch.js';
 import { taskFor } from '../tasks/registry.js';
 import { writeRunReportOrError } from '../report/index.js';
 import type { BatchRef, ExperimentPlan, ExperimentResult, RunRef, ShardPlan } from '../workflows/types.js';
+import { RunControls } from './control.js';
+import { RunPausedError } from '../control/gate.js';
 
 export interface ActivityDeps {
   backends: BackendRegistry;
@@ -35,6 +37,7 @@ export function createActivities(deps: ActivityDeps) {
   const storeOf = (ref: RunRef): Promise<ResultStore> =>
     ref.storePath ? Promise.resolve(legacy.file(ref.storePath)) : stores.forRun({ run: ref.run, outDir: ref.outDir });
   const specs = new Map<string, { spec: ExperimentSpec; totalCells: number }>();
+  const controls = new RunControls(deps.configsDir ?? BUILTIN_CONFIGS);
   const runOf = async (ref: RunRef): Promise<{ spec: ExperimentSpec; totalCells: number; store: ResultStore }> => {
     const store = await storeOf(ref);
     const key = `${store.label}\u0000${ref.run}`;
@@ -59,6 +62,8 @@ export function createActivities(deps: ActivityDeps) {
       return asTemporalFailure(async () => {
         const baseDir = input.baseDir && isAbsolute(input.baseDir) ? input.baseDir : resolve(input.baseDir ?? process.cwd());
         const spec = await resolveConfigOnline(input.config, input.overrides, { baseDir, configsDir: deps.configsDir ?? BUILTIN_CONFIGS });
+        // A usd budget needs the model's price: an unknown model fails here, before anything is spent.
+        controls.price(spec, spec.budget);
         await deps.backends.preflight(spec.model, spec.format);
         outDir = spec.outDir;
         // Fails on a path under /proc, where a recursive mkdir (the SQLite store's) would spin for ever.
@@ -86,6 +91,7 @@ export function createActivities(deps: ActivityDeps) {
           batchesInFlight: spec.execution.batchesInFlight,
           heartbeatTimeoutMs: spec.execution.heartbeatTimeoutMs,
           shards,
+          ...(spec.budget ? { budget: spec.budget } : {}),
         };
       }, () => outDir);
     },
@@ -94,7 +100,8 @@ export function createActivities(deps: ActivityDeps) {
     async runBatch(ref: BatchRef): Promise<{ cells: number; discarded: number }> {
       return asTemporalFailure(async () => {
         const { spec, store } = await runOf(ref);
-        const backend = await deps.backends.get(spec.model, spec.format);
+        // API backends: every request takes a permit of the fleet-wide bucket and counts against the budget.
+        const { backend, gate } = controls.gated(await deps.backends.get(spec.model, spec.format), spec, store, ref.control);
         const ctx = Context.current();
         // Each queued model request listens on the cancellation signal: a batch has many.
         setMaxListeners(0, ctx.cancellationSignal);
@@ -118,6 +125,7 @@ export function createActivities(deps: ActivityDeps) {
           return await (backend.exclusive ? exclusively(backend, run) : run());
         } finally {
           clearInterval(beat);
+          await gate?.flush().catch(() => undefined);
         }
       }, () => ref.outDir);
     },
@@ -180,6 +188,8 @@ async function asTemporalFailure<T>(fn: () => Promise<T>, where: () => string | 
     return await fn();
   } catch (err) {
     const cause = err instanceof BatchFailure ? err.backendError : err;
+    // A used budget or the provider's quota: the workflow pauses on these types instead of failing.
+    if (cause instanceof RunPausedError) throw ApplicationFailure.nonRetryable(cause.message, cause.pauseType);
     if (cause instanceof InputError) throw ApplicationFailure.nonRetryable(cause.message, 'InvalidInput');
     // A full disk or an unwritable folder is not healed by retrying: fail in seconds, naming the path and the fix.
     const path = where();

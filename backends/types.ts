@@ -16,6 +16,8 @@ export interface PromptInput {
 
 export interface OptionScoreRequest {
   prompt: PromptInput;
+  /** Whom the request's usage is billed to (metrics.json's usage per persona); optional. */
+  persona?: string;
   /** Answer strings whose next-token log-probs are wanted, e.g. ["A","B","C","D"] or ["1","2"]. */
   options: string[];
 }
@@ -43,6 +45,8 @@ export interface OptionScore {
 
 export interface GenerateRequest {
   prompt: PromptInput;
+  /** Whom the request's usage is billed to (metrics.json's usage per persona); optional. */
+  persona?: string;
   maxTokens?: number;
   temperature?: number;
   topP?: number;

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { Budget } from '../control/budget.js';
 import { z } from 'zod';
 import { InputError } from './errors.js';
 import { applyOverrides, isPlainObject } from './overrides.js';
@@ -48,6 +49,8 @@ export interface CommonSpec {
   /** Set with format chat_template: the system message per persona. */
   chat?: ChatSpec;
   model: ModelSpec;
+  /** `budget:` of the config (run control, issue 11): not in specHash, so a resume may raise it. */
+  budget?: Budget;
   /** Set when the model in use is a fallback candidate with a warning (e.g. random weights): shown loudly. */
   modelWarning?: string;
   execution: {
@@ -254,6 +257,7 @@ function resolveCommon(
     ...(chat ? { chat } : {}),
     model,
     ...(picked.warning ? { modelWarning: picked.warning } : {}),
+    ...(cfg.budget ? { budget: cfg.budget } : {}),
     execution: {
       unitsPerBatch,
       batchesPerShard: cfg.execution.batches_per_shard,

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { PROMPT_FORMATS } from '../prompts/formats.js';
 import { ONNX_VARIANTS } from '../backends/onnx/folder.js';
+import { BudgetConfig } from '../control/budget.js';
 
 const posInt = z.number().int().positive();
 
@@ -36,6 +37,8 @@ export const OpenAIModel = z
     api_key_env: z.string().min(1).default('OPENAI_API_KEY'),
     concurrency: posInt.default(8),
     rpm: posInt.default(3500),
+    /** Tokens (prompt + completion) per minute, shared like `rpm` by every worker using this key and model. */
+    tpm: posInt.optional(),
     timeout_s: z.number().positive().default(60),
     top_logprobs: z.number().int().min(1).max(20).default(20),
   })
@@ -112,6 +115,12 @@ function executionSchema<K extends string>(unitKey: K, unitDefault: number) {
     .default(defaults as never);
 }
 
+/** Keys every task's config has besides its own. */
+const commonKeys = {
+  /** Reached → the run pauses (nothing is lost); `rolyplay resume <run> --budget-…` continues it. */
+  budget: BudgetConfig.optional(),
+};
+
 const OutputConfig = z.object({ dir: z.string().min(1).default('runs') }).strict().default({ dir: 'runs' });
 
 export const MmluConfig = z
@@ -154,6 +163,7 @@ export const MmluConfig = z
     model: ModelChoice,
     execution: executionSchema('questions_per_batch', 128),
     output: OutputConfig,
+    ...commonKeys,
   })
   .strict();
 
@@ -193,6 +203,7 @@ export const BanditConfig = z
     model: ModelChoice,
     execution: executionSchema('games_per_batch', 10),
     output: OutputConfig,
+    ...commonKeys,
   })
   .strict();
 

@@ -31,6 +31,9 @@ import type {
   ShardResult,
 } from './types.js';
 import { DONE, EXPERIMENT, MODEL, TASK, TOTAL } from './searchAttributes.js';
+import { RunControl, pauseTypeOf } from './control.js';
+
+export { pauseUpdate, resumeUpdate, setConcurrencyUpdate, setRateUpdate, controlQuery } from './control.js';
 
 export const progressSignal = defineSignal<[ProgressUpdate]>('progress');
 export interface Progress {
@@ -40,7 +43,9 @@ export interface Progress {
   discarded: number;
   shardsDone: number;
   shards: number;
-  phase: 'planning' | 'scoring' | 'reducing' | 'done';
+  phase: 'planning' | 'scoring' | 'paused' | 'reducing' | 'done';
+  /** Why the run is paused (run control). */
+  reason?: string;
 }
 export const progressQuery = defineQuery<Progress>('progress');
 
@@ -76,6 +81,9 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   let doneCells = input.state?.doneCells ?? 0;
   let discarded = input.state?.discarded ?? 0;
   let shardsDone = nextShard;
+  // Run control (pause/resume/throttle, budgets): workflows/control.ts.
+  const ctl = new RunControl(input.state?.control, () => showProgress());
+  ctl.installParent();
   const progress = (): Progress => ({
     run: plan?.run ?? '',
     done: doneCells + [...live.values()].reduce((a, b) => a + b, 0),
@@ -83,7 +91,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     discarded,
     shardsDone,
     shards: plan?.shards.length ?? 0,
-    phase,
+    phase: ctl.paused && phase === 'scoring' ? 'paused' : phase,
+    ...(ctl.paused && ctl.state.reason ? { reason: ctl.state.reason } : {}),
   });
   setHandler(progressQuery, progress);
   setHandler(progressSignal, ({ shard, cells }) => {
@@ -97,7 +106,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     const p = progress();
     setCurrentDetails(
       `**${p.run}** · ${plan.task} · ${plan.model}\n\n${p.done} / ${p.total} cells (${pct(p.done, p.total)}), ` +
-        `${p.discarded} discarded, shards ${p.shardsDone}/${p.shards} · phase: ${p.phase}`,
+        `${p.discarded} discarded, shards ${p.shardsDone}/${p.shards} · phase: ${p.phase}` +
+        (p.reason ? `\n\n**Paused:** ${p.reason}. Resume: \`rolyplay resume ${p.run}\`` : ''),
     );
     // Each upsert is a history event: only on shard completion or every ~5 % of progress.
     if (force || p.done - lastUpserted >= Math.max(1, Math.ceil(p.total / 20))) {
@@ -120,15 +130,17 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     phase = 'scoring';
   }
   const thePlan = plan;
+  if (thePlan.budget && !ctl.state.budget) ctl.state.budget = thePlan.budget;
   showProgress(true);
 
   const running = new Map<number, Promise<ShardResult>>();
   let failure: unknown;
-  while ((nextShard < thePlan.shards.length || running.size > 0) && failure === undefined) {
-    // When Temporal suggests continue-as-new, start nothing more: drain the children, then continue.
-    while (running.size < thePlan.shardsInFlight && nextShard < thePlan.shards.length && !workflowInfo().continueAsNewSuggested) {
-      const shard = thePlan.shards[nextShard] as ExperimentPlan['shards'][number];
-      nextShard++;
+  while ((nextShard < thePlan.shards.length || running.size > 0 || ctl.hasRetries) && failure === undefined) {
+    // When Temporal suggests continue-as-new, start nothing more: drain the children, then continue. Paused: likewise.
+    while (running.size < ctl.shards(thePlan.shardsInFlight) && (nextShard < thePlan.shards.length || ctl.hasRetries) && !ctl.paused && !workflowInfo().continueAsNewSuggested) {
+      const retry = ctl.takeRetry();
+      const shard = thePlan.shards[retry ?? nextShard] as ExperimentPlan['shards'][number];
+      if (retry === undefined) nextShard++;
       live.set(shard.index, 0);
       const child = await startChild(shardWorkflow, {
         workflowId: `${info.workflowId}/shard-${shard.index}`,
@@ -145,13 +157,16 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
               heartbeatTimeoutMs: thePlan.heartbeatTimeoutMs,
             },
             shard,
+            ...(Object.keys(ctl.state).length > 1 ? { control: ctl.state } : {}),
           } satisfies ShardInput,
         ],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
+      ctl.started(child.workflowId);
       running.set(
         shard.index,
         child.result().then((r) => {
+          ctl.finished(child.workflowId);
           running.delete(shard.index);
           live.delete(shard.index);
           doneCells += r.cells;
@@ -160,19 +175,32 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
           showProgress(true);
           return r;
         }, (err) => {
+          ctl.finished(child.workflowId);
           running.delete(shard.index);
+          // A used budget or quota pauses the run: the shard runs again on resume (it skips what is stored).
+          const pause = pauseTypeOf(err);
+          if (pause) {
+            live.delete(shard.index);
+            ctl.pauseFor(pause, messageOf(err), shard.index);
+            return { cells: 0, discarded: 0 };
+          }
           failure ??= err;
           throw err;
         }),
       );
     }
     if (running.size === 0) {
-      if (workflowInfo().continueAsNewSuggested && nextShard < thePlan.shards.length) {
+      if (ctl.paused) {
+        await ctl.whilePaused();
+        continue;
+      }
+      if (workflowInfo().continueAsNewSuggested && (nextShard < thePlan.shards.length || ctl.hasRetries)) {
         // Nothing in flight: children finished, so continuing here loses nothing.
         await continueAsNew<typeof experimentWorkflow>({
           ...input,
-          // Shards start in order and all have finished, so the next index is the whole cursor.
-          state: { plan: thePlan, nextShard, doneCells, discarded },
+          // Shards start in order and all have finished (retried ones are in the control state), so the next index
+          // is the whole cursor.
+          state: { plan: thePlan, nextShard, doneCells, discarded, ...(Object.keys(ctl.state).length > 1 ? { control: ctl.state } : {}) },
         });
       }
       continue;
@@ -205,6 +233,8 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE },
   });
   const parent = getExternalWorkflowHandle(input.parentId);
+  const ctl = new RunControl(input.control, () => undefined);
+  ctl.installShard();
   let next = input.nextBatch ?? 0;
   let cells = input.doneCells ?? 0;
   let discarded = input.discarded ?? 0;
@@ -216,12 +246,12 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
   let failure: unknown;
 
   while ((next < shard.batches.length || running.size > 0) && failure === undefined) {
-    while (running.size < plan.batchesInFlight && next < shard.batches.length && !workflowInfo().continueAsNewSuggested) {
+    while (running.size < ctl.batches(plan.batchesInFlight) && next < shard.batches.length && !ctl.paused && !workflowInfo().continueAsNewSuggested) {
       const i = next++;
       const b = shard.batches[i] as ShardInput['shard']['batches'][number];
       running.set(
         i,
-        runBatch({ run: plan.run, ...storeRef(plan), specHash: plan.specHash, group: b.group, start: b.start, end: b.end }).then(
+        runBatch({ run: plan.run, ...storeRef(plan), specHash: plan.specHash, group: b.group, start: b.start, end: b.end, ...ctl.batchInput() }).then(
           (r) => {
             running.delete(i);
             cells += r.cells;
@@ -243,9 +273,13 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
       );
     }
     if (running.size === 0) {
+      if (ctl.paused) {
+        await ctl.whilePaused();
+        continue;
+      }
       if (workflowInfo().continueAsNewSuggested && next < shard.batches.length) {
         await Promise.all(signals);
-        await continueAsNew<typeof shardWorkflow>({ ...input, nextBatch: next, doneCells: cells, discarded });
+        await continueAsNew<typeof shardWorkflow>({ ...input, nextBatch: next, doneCells: cells, discarded, ...(input.control ? { control: ctl.state } : {}) });
       }
       continue;
     }

@@ -3,6 +3,9 @@
  * model outputs stay in the result store, never in workflow history.
  */
 import type { PersonaSummary, ReportTable } from '../tasks/types.js';
+import type { Budget } from '../control/budget.js';
+import type { BatchControl } from '../activities/control.js';
+import type { ControlState } from './control.js';
 
 /** Input of `experimentWorkflow`, also what `temporal workflow start --input` takes (see README). */
 export interface ExperimentInput {
@@ -23,6 +26,8 @@ export interface ExperimentState {
   /** Cells of completed shards. */
   doneCells: number;
   discarded: number;
+  /** Run control (pause, budget, concurrency, rate) carried across continue-as-new. */
+  control?: ControlState;
 }
 
 /**
@@ -43,6 +48,8 @@ export interface BatchRef extends RunRef {
   group: string;
   start: number;
   end: number;
+  /** The workflow's current budget and rate (run control); absent in batches of older code. */
+  control?: BatchControl;
 }
 
 export interface ShardPlan {
@@ -67,6 +74,8 @@ export interface ExperimentPlan {
   batchesInFlight: number;
   heartbeatTimeoutMs: number;
   shards: ShardPlan[];
+  /** `budget:` of the config (plans of older code have none). */
+  budget?: Budget;
 }
 
 export interface ShardInput {
@@ -77,6 +86,8 @@ export interface ShardInput {
   nextBatch?: number;
   doneCells?: number;
   discarded?: number;
+  /** The parent's run control when the shard started (or continued as new). */
+  control?: ControlState;
 }
 
 export interface ShardResult {
