@@ -121,7 +121,7 @@ export class OpenAIBackend implements Backend {
     return this.limiter.close();
   }
 
-  private async batch<R extends { persona?: string }, T>(
+  private async batch<R extends { prompt: PromptInput }, T>(
     requests: R[],
     one: (r: R, meta: CallMeta) => Promise<T>,
     signal?: AbortSignal,
@@ -140,20 +140,20 @@ export class OpenAIBackend implements Backend {
   }
 
   /** One request through the gate (if any): a permit first, then its usage, headers and 429s reported back. */
-  private async gated<R extends { persona?: string }, T>(r: R, one: (r: R, meta: CallMeta) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async gated<R extends { prompt: PromptInput }, T>(r: R, one: (r: R, meta: CallMeta) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const meta: CallMeta = {};
     const gate = this.gate;
     if (!gate) return one(r, meta);
     await gate.acquire(signal);
     try {
       const value = await one(r, meta);
-      gate.done({ persona: r.persona, sent: true, headers: meta.headers, usage: meta.usage });
+      gate.done({ persona: r.prompt.persona, sent: true, headers: meta.headers, usage: meta.usage });
       return value;
     } catch (err) {
       const api = err instanceof APIError && typeof err.status === 'number' ? err : undefined;
       const e = classifyError(err, this.ctx);
       gate.done({
-        persona: r.persona,
+        persona: r.prompt.persona,
         sent: meta.sent ?? api !== undefined,
         headers: api?.headers,
         ...(e instanceof RateLimitedError ? { throttledMs: e.retryAfterMs } : {}),

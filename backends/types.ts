@@ -12,12 +12,12 @@ export interface PromptInput {
   user: string;
   /** The prompt rendered in the configured prompt format (plain / llama3 chat / vicuna), for raw-text models. */
   text: string;
+  /** Whom the request's API usage is billed to (metrics.json's usage per persona); not sent, not hashed. */
+  persona?: string;
 }
 
 export interface OptionScoreRequest {
   prompt: PromptInput;
-  /** Whom the request's usage is billed to (metrics.json's usage per persona); optional. */
-  persona?: string;
   /** Answer strings whose next-token log-probs are wanted, e.g. ["A","B","C","D"] or ["1","2"]. */
   options: string[];
 }
@@ -45,8 +45,6 @@ export interface OptionScore {
 
 export interface GenerateRequest {
   prompt: PromptInput;
-  /** Whom the request's usage is billed to (metrics.json's usage per persona); optional. */
-  persona?: string;
   maxTokens?: number;
   temperature?: number;
   topP?: number;
