@@ -139,3 +139,16 @@ describe('budgets', () => {
     expect(() => priceFor(file, 'bad', undefined)).toThrow(/bad price entry/);
   });
 });
+
+describe('budget config', () => {
+  it('is validated with the rest of the config: an unknown key or a non-positive value names the field', async () => {
+    const { resolveConfig } = await import('../experiment/load.js');
+    const { mmluConfig } = await import('./support/harness.js');
+    const base = mmluConfig({ baseURL: 'http://127.0.0.1:9/v1', taskQueue: 'q', outDir: tmpDir(), name: 'b' });
+    expect(resolveConfig({ ...base, budget: { usd: 2.5, requests: 100 } }).budget).toEqual({ usd: 2.5, requests: 100 });
+    expect(() => resolveConfig({ ...base, budget: { dollars: 5 } })).toThrow(/budget/);
+    expect(() => resolveConfig({ ...base, budget: { requests: 0 } })).toThrow(/budget\.requests/);
+    // Not part of what identifies the results: raising it on resume keeps the run's spec hash.
+    expect(resolveConfig({ ...base, budget: { requests: 5 } }).specHash).toBe(resolveConfig(base).specHash);
+  });
+});
