@@ -279,7 +279,7 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
       }
       if (workflowInfo().continueAsNewSuggested && next < shard.batches.length) {
         await Promise.all(signals);
-        await continueAsNew<typeof shardWorkflow>({ ...input, nextBatch: next, doneCells: cells, discarded, ...(input.control ? { control: ctl.state } : {}) });
+        await continueAsNew<typeof shardWorkflow>({ ...input, nextBatch: next, doneCells: cells, discarded, ...(Object.keys(ctl.state).length > 1 ? { control: ctl.state } : {}) });
       }
       continue;
     }
