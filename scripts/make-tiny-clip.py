@@ -16,6 +16,7 @@ Written into --out:
   onnx/vision_model.onnx      pixel_values -> image_embeds, last_hidden_state
   images/*.png|jpg            the CC0 / public-domain scikit-image photos (chelsea, coffee, astronaut, rocket) taken
                               from the scikit-image wheel, plus synthetic images (grey, RGBA, odd sizes)
+  pixels/<image>.f32          CLIPImageProcessorPil's pixel_values of each image ([3, 224, 224] float32, little-endian)
   reference.json              L2-normalised embeddings from PyTorch CLIPModel (transformers, eager attention) on the
                               same weights: texts through CLIPTokenizerFast + the seed's 77 cut (and the eos mode),
                               images through CLIPImageProcessorPil (the transformers-4 PIL path).
@@ -185,6 +186,13 @@ def synthetic_images(dst: str) -> list:
     return list(cases)
 
 
+def load_rgb(file: str) -> Image.Image:
+    """As the seed's loaders (torchvision's default_loader): PIL convert("RGB"), which drops alpha. transformers'
+    own convert_to_rgb would composite RGBA on white instead; it never sees RGBA in the seed."""
+    with open(file, "rb") as f:
+        return Image.open(f).convert("RGB")
+
+
 def embed(model, **inputs) -> list:
     with torch.no_grad():
         fn = model.get_text_features if "input_ids" in inputs else model.get_image_features
@@ -217,12 +225,14 @@ def reference(out: str, model, images: list) -> dict:
     bos = embed(model, input_ids=torch.tensor([[49406]]))[0]
     pixels, img_embeds = [], []
     for name in images:
-        im = Image.open(os.path.join(out, "images", name))
+        im = load_rgb(os.path.join(out, "images", name))
         pv = proc(images=im, return_tensors="pt")["pixel_values"]
         pixels.append({"sum": float(pv.double().sum()), "first": pv.flatten()[:8].tolist()})
+        # The whole [3, 224, 224] array (little-endian float32), for a per-pixel comparison.
+        pv.numpy().astype("<f4").tofile(os.path.join(out, "pixels", name + ".f32"))
         img_embeds.append(embed(model, pixel_values=pv)[0])
     # The same images as one batch: batching must not change an embedding.
-    pv_all = torch.cat([proc(images=Image.open(os.path.join(out, "images", n)), return_tensors="pt")["pixel_values"]
+    pv_all = torch.cat([proc(images=load_rgb(os.path.join(out, "images", n)), return_tensors="pt")["pixel_values"]
                         for n in images])
     batched = embed(model, pixel_values=pv_all)
     assert np.abs(np.array(batched) - np.array(img_embeds)).max() < 1e-5
@@ -244,6 +254,7 @@ def main() -> None:
     a = ap.parse_args()
     out = a.out
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
+    os.makedirs(os.path.join(out, "pixels"), exist_ok=True)
     write_tokenizer(out, wheel(a.wheels, "open_clip_torch").read("open_clip/bpe_simple_vocab_16e6.txt.gz"))
     skimage = wheel(a.wheels, "scikit_image")
     for name in PHOTOS:
