@@ -28,12 +28,11 @@ export async function decodeImageFile(file: string): Promise<RgbImage> {
 
 /** `label` names the image in errors (a file name or data-set key). */
 export async function decodeImage(bytes: Uint8Array, label: string): Promise<RgbImage> {
-  let meta: sharp.Metadata;
-  try {
-    meta = await sharp(bytes).metadata();
-  } catch (e) {
-    throw new ImageFileError(label, `${label} is not a readable image (${(e as Error).message}): the file is corrupt or not an image format libvips decodes (JPEG, PNG, WebP, GIF, TIFF, AVIF).`);
-  }
+  const meta = await sharp(bytes)
+    .metadata()
+    .catch((e: Error) => {
+      throw new ImageFileError(label, `${label} is not a readable image (${e.message}): the file is corrupt or not an image format libvips decodes (JPEG, PNG, WebP, GIF, TIFF, AVIF).`);
+    });
   const space = meta.space ?? 'srgb';
   if (!['srgb', 'rgb', 'b-w', 'grey16', 'rgb16', 'cmyk'].includes(space) || (meta.channels ?? 0) < 1 || (meta.channels ?? 0) > 5) {
     throw new ImageFileError(label, `${label} cannot be converted to RGB (colour space ${space}, ${meta.channels} channels): save it as an RGB or greyscale JPEG/PNG.`);
