@@ -31,11 +31,13 @@ export async function decodeImage(bytes: Uint8Array, label: string): Promise<Rgb
   const meta = await sharp(bytes)
     .metadata()
     .catch((e: Error) => {
+      // libvips refuses images with more bands than any colour space has (multispectral TIFFs) while reading them.
+      if (/channel limit/.test(e.message)) throw notRgb(label, e.message);
       throw new ImageFileError(label, `${label} is not a readable image (${e.message}): the file is corrupt or not an image format libvips decodes (JPEG, PNG, WebP, GIF, TIFF, AVIF).`);
     });
   const space = meta.space ?? 'srgb';
   if (!['srgb', 'rgb', 'b-w', 'grey16', 'rgb16', 'cmyk'].includes(space) || (meta.channels ?? 0) < 1 || (meta.channels ?? 0) > 5) {
-    throw new ImageFileError(label, `${label} cannot be converted to RGB (colour space ${space}, ${meta.channels} channels): save it as an RGB or greyscale JPEG/PNG.`);
+    throw notRgb(label, `colour space ${space}, ${meta.channels} channels`);
   }
   try {
     const { data, info } = await sharp(bytes, { ignoreIcc: true, failOn: 'error' })
@@ -50,4 +52,8 @@ export async function decodeImage(bytes: Uint8Array, label: string): Promise<Rgb
   } catch (e) {
     throw new ImageFileError(label, `${label} cannot be decoded to RGB (${(e as Error).message}): the file is truncated or corrupt.`);
   }
+}
+
+function notRgb(label: string, why: string): ImageFileError {
+  return new ImageFileError(label, `${label} cannot be converted to RGB (${why}): save it as an RGB or greyscale JPEG/PNG.`);
 }
