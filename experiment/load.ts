@@ -171,6 +171,17 @@ export async function resolveConfigOnline(raw: unknown, overrides: string[] = []
   }
 }
 
+/**
+ * The config as it runs: overrides applied and every default filled in. `rolyplay run` sends this as the workflow's
+ * input, so the web UI's Input shows what the run uses (defaults included), not just what the file said; resolving it
+ * again gives the same spec (and spec hash) as the raw config with its overrides.
+ */
+export function effectiveConfig(raw: unknown, overrides: string[] = []): unknown {
+  const parsed = ExperimentConfig.safeParse(applyOverrides(raw, overrides));
+  // An invalid config was already refused with a clear error by the local load; send it as given.
+  return parsed.success ? parsed.data : applyOverrides(raw, overrides);
+}
+
 /** The loud form of a spec's model warning, for consoles and logs. */
 export function modelWarningBanner(spec: CommonSpec): string | undefined {
   if (!spec.modelWarning) return undefined;

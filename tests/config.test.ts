@@ -387,3 +387,25 @@ describe('template placeholder validation', () => {
 });
 
 const PINNED_HASH = 'b9620faa0bbedf5ab319b310c757c3ea1a915e1fef7b421e9af90f3a82358fae';
+
+describe('effective config (the workflow input `rolyplay run` sends)', () => {
+  it('fills every default, keeps the overrides applied, and resolves to the same spec as the raw config', async () => {
+    const { effectiveConfig, readConfigFile } = await import('../experiment/load.js');
+    for (const name of ['mmlu-demo', 'bandit-demo']) {
+      const file = join(BUILTIN_CONFIGS, `${name}.yaml`);
+      const raw = readConfigFile(file);
+      const overrides = name === 'mmlu-demo' ? ['data.limit=3', 'execution.questions_per_batch=2'] : ['games=4'];
+      const eff = effectiveConfig(raw, overrides) as Raw & { execution: Raw; output: Raw };
+      expect(eff.execution.batches_per_shard).toBe(16);
+      expect(eff.output).toEqual({ dir: (raw as { output?: { dir: string } }).output?.dir ?? 'runs' });
+      expect(eff.personas).toEqual((raw as Raw).personas);
+      if (name === 'mmlu-demo') expect((eff.data as Raw).limit).toBe(3);
+      else expect(eff.games).toBe(4);
+      const opts = { file, baseDir: dirname(file) };
+      const direct = resolveConfig(raw, overrides, opts);
+      expect(resolveConfig(eff, [], opts)).toEqual(direct);
+      // `run` also lists the overrides beside it: applying them again changes nothing.
+      expect(resolveConfig(eff, overrides, opts).specHash).toBe(direct.specHash);
+    }
+  });
+});

@@ -114,6 +114,9 @@ describe('one owner per run folder', () => {
       expect(status.stdout).toContain(`owner: process ${pid} (background`);
       expect(status.stdout).toContain('workflow rolyplay-bg: RUNNING');
       expect(status.stdout).toMatch(/cells stored: \d+ \/ 64/);
+      // `ls` tells a run that is going from one that stopped part-way.
+      const lsRunning = JSON.parse((await runCli(['ls', '--output', outDir, '--format', 'json'], dir)).stdout) as { run: string; state: string; pid?: number }[];
+      expect(lsRunning).toEqual([expect.objectContaining({ run: 'bg', state: 'running', pid })]);
 
       // Another config under the running run's name is refused (it attaches to the owner, then says why).
       const other = await runCli(['run', file, 'data.limit=4', '--headless'], dir);
@@ -131,6 +134,8 @@ describe('one owner per run folder', () => {
       const kept = storedCells(outDir, 'bg').length;
       expect(kept).toBeLessThan(64);
       expect(readFileSync(join(runDir, 'run.log'), 'utf8')).toMatch(/stopping: letting in-flight batches report/);
+      const lsStopped = JSON.parse((await runCli(['ls', '--output', outDir, '--format', 'json'], dir)).stdout) as { run: string; state: string }[];
+      expect(lsStopped).toEqual([expect.objectContaining({ run: 'bg', state: 'incomplete' })]);
 
       fake.setLatency(0);
       const again = await runCli(['run', file, '--headless'], dir);

@@ -7,6 +7,7 @@ import { SqliteStores, sqlitePath } from '../../store/results.js';
 import { taskFor } from '../../tasks/registry.js';
 import { formatTable } from '../table.js';
 import { runTimes } from '../../report/data.js';
+import { isAlive, readOwner } from '../owner.js';
 import type { ReportTable } from '../../tasks/types.js';
 
 export interface RunListing {
@@ -16,7 +17,10 @@ export interface RunListing {
   model: string;
   cells: number;
   total: number;
-  state: 'finished' | 'incomplete' | 'empty';
+  /** running: a live `rolyplay run` (or its --detach background process) owns the folder. */
+  state: 'running' | 'finished' | 'incomplete' | 'empty';
+  /** The owner process of a running run. */
+  pid?: number;
   started: string | null;
   report: string | null;
 }
@@ -33,6 +37,8 @@ export async function listRuns(output: string): Promise<RunListing[]> {
       const dir = join(base, name);
       if (!existsSync(sqlitePath(dir))) continue;
       const store = await stores.forRun({ outDir: dir });
+      const owner = readOwner(dir);
+      const live = owner && isAlive(owner.pid) ? owner.pid : undefined;
       for (const r of await store.runNames()) {
         const rec = (await store.getRun(r))!;
         const spec = rec.spec as ExperimentSpec;
@@ -44,7 +50,8 @@ export async function listRuns(output: string): Promise<RunListing[]> {
           model: modelLabel(spec),
           cells,
           total: rec.totalCells,
-          state: cells === 0 ? 'empty' : cells >= rec.totalCells ? 'finished' : 'incomplete',
+          state: cells >= rec.totalCells && rec.totalCells > 0 ? 'finished' : live !== undefined ? 'running' : cells === 0 ? 'empty' : 'incomplete',
+          ...(live !== undefined ? { pid: live } : {}),
           started: runTimes(store, r, rec.task).started,
           report: existsSync(join(dir, 'report.html')) ? join(dir, 'report.html') : null,
         });
@@ -68,7 +75,7 @@ export async function lsCommand(opts: { output: string; format: 'table' | 'json'
   }
   const table: ReportTable = {
     columns: ['run', 'task', 'model', 'cells', 'state', 'started', 'report'],
-    rows: runs.map((r) => [r.run, r.task, r.model, `${r.cells}/${r.total}`, r.state, r.started, r.report ? 'report.html' : '-']),
+    rows: runs.map((r) => [r.run, r.task, r.model, `${r.cells}/${r.total}`, r.state === 'running' ? `running (pid ${r.pid})` : r.state, r.started, r.report ? 'report.html' : '-']),
   };
   process.stdout.write(formatTable(table) + '\n');
 }

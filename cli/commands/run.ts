@@ -6,7 +6,7 @@ import { openSync, closeSync, readFileSync, statfsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { loadExperimentOnline, modelWarningBanner, readConfigFile, type ExperimentSpec } from '../../experiment/load.js';
+import { effectiveConfig, loadExperimentOnline, modelWarningBanner, readConfigFile, type ExperimentSpec } from '../../experiment/load.js';
 import { checkOutputFolder, EnvironmentError } from '../../experiment/envErrors.js';
 import { InputError } from '../../experiment/errors.js';
 import { connectCluster, type Cluster } from '../connect.js';
@@ -55,6 +55,8 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
   const warning = modelWarningBanner(spec);
   if (warning) log(warning);
   const raw = readConfigFile(configFile);
+  // Overrides stay listed (applying them again is a no-op) so the web UI shows them beside the effective config.
+  const input = { config: effectiveConfig(raw, overrides), overrides, baseDir: dirname(resolve(configFile)) };
   const external = process.env.TEMPORAL_ADDRESS;
   for (const w of configWarnings(spec)) log(`warning: ${w}`);
   // The folder that takes the db, the store and the logs must exist and take a write before anything starts.
@@ -138,8 +140,8 @@ export async function runCommand(configFile: string, overrides: string[], opts: 
       });
     }
     const { handle, attached } = attachTo
-      ? await attachToOwner(cluster, spec, { config: raw, overrides, baseDir: dirname(resolve(configFile)) }, stores, attachTo.pid, log)
-      : await startOrAttach(cluster.client, spec, { config: raw, overrides, baseDir: dirname(resolve(configFile)) }, stores, undefined, log);
+      ? await attachToOwner(cluster, spec, input, stores, attachTo.pid, log)
+      : await startOrAttach(cluster.client, spec, input, stores, undefined, log);
     lock?.update({ running: true });
     log(`${attached ? 'attached to' : 'started'} run ${spec.run} (workflow ${workflowIdFor(spec.run)}) → ${spec.outDir}`);
     if (opts.detach && !opts.background) {
