@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { RgbImage } from '../backends/capabilities.js';
 import { decodeImageFile } from '../backends/clip/image.js';
 import { parsePreprocessConfig, preprocessImage, readPreprocessConfig, resizedSize } from '../backends/clip/preprocess.js';
 import { CLIP_IMAGES, TINY_CLIP, clipReference, golden, tinyClipOrFail } from './support/clipFixtures.js';
@@ -36,20 +37,45 @@ describe('resize and crop geometry', () => {
   });
 });
 
+/**
+ * The golden file's synthetic inputs, rebuilt from its probes (the file names them but not their formulas; 12 probes
+ * and 3 channel means at 1e-5 pin them down): pixel (x, y) → RGB, 8-bit (mod 256); `L` is grey replicated to RGB.
+ */
+const SYNTHETIC: Record<string, (x: number, y: number) => [number, number, number]> = {
+  synthetic_53x37_rgb_gradient: (x, y) => [5 * x, 7 * y, 3 * (x + y)],
+  synthetic_229x301_L: (x, y) => [x + 3 * y, x + 3 * y, x + 3 * y],
+  synthetic_1000x225_rgb: (x, y) => [x, y, 0],
+};
+
+function synthetic(name: string, width: number, height: number): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set(SYNTHETIC[name]!(x, y).map((v) => v & 255), (y * width + x) * 3);
+  return { width, height, data };
+}
+
+function compareGolden(c: GoldenCase, data: Float32Array): void {
+  expect(data.length).toBe(3 * 224 * 224);
+  const probe = Math.max(...Object.entries(c.probes).map(([i, v]) => Math.abs(data[Number(i)]! - v)));
+  const means = [0, 1, 2].map((ch) => data.subarray(ch * 224 * 224, (ch + 1) * 224 * 224).reduce((a, b) => a + b, 0) / (224 * 224));
+  const meanErr = Math.max(...means.map((m, ch) => Math.abs(m - c.mean_per_channel[ch]!)));
+  const sum = data.reduce((a, b) => a + b, 0);
+  console.log(`${c.name}: golden probes max |Δ| ${probe.toExponential(2)}, channel means max |Δ| ${meanErr.toExponential(2)}, sum Δ ${(sum - c.sum).toExponential(2)}`);
+  // The golden reference itself is within 4.8e-7 of transformers (VISION.md §5).
+  expect(probe).toBeLessThanOrEqual(1e-5);
+  expect(meanErr).toBeLessThanOrEqual(1e-5);
+}
+
+describe('preprocessing equals the seed on the golden synthetic images', () => {
+  it.each(GOLD.cases.filter((c) => c.name in SYNTHETIC))('$name', (c) => {
+    compareGolden(c, preprocessImage(synthetic(c.name, c.size[0], c.size[1]), SEED_CONFIG).data);
+  });
+});
+
 describe.runIf(tinyClipOrFail())('preprocessing equals the seed', () => {
   it.each(GOLD.cases.filter((c) => PHOTOS.includes(c.name)))('$name: golden probes, sum and channel means', async (c) => {
     const img = await decodeImageFile(path.join(CLIP_IMAGES, c.name));
     expect([img.width, img.height]).toEqual(c.size);
-    const { data } = preprocessImage(img, SEED_CONFIG);
-    expect(data.length).toBe(3 * 224 * 224);
-    const probe = Math.max(...Object.entries(c.probes).map(([i, v]) => Math.abs(data[Number(i)]! - v)));
-    const means = [0, 1, 2].map((ch) => data.subarray(ch * 224 * 224, (ch + 1) * 224 * 224).reduce((a, b) => a + b, 0) / (224 * 224));
-    const meanErr = Math.max(...means.map((m, ch) => Math.abs(m - c.mean_per_channel[ch]!)));
-    const sum = data.reduce((a, b) => a + b, 0);
-    console.log(`${c.name}: golden probes max |Δ| ${probe.toExponential(2)}, channel means max |Δ| ${meanErr.toExponential(2)}, sum Δ ${(sum - c.sum).toExponential(2)}`);
-    // The golden reference itself is within 4.8e-7 of transformers (VISION.md §5); JPEG decoding may add a little.
-    expect(probe).toBeLessThanOrEqual(1e-5);
-    expect(meanErr).toBeLessThanOrEqual(1e-5);
+    compareGolden(c, preprocessImage(img, SEED_CONFIG).data);
   });
 
   it('every pixel equals transformers CLIPImageProcessorPil, for photos and synthetic images', async () => {
