@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClipBackend } from '../backends/clip/backend.js';
+import { ClipBackend, closeSharedClipBackends, sharedClipBackend } from '../backends/clip/backend.js';
 import { CLIP_IMAGES, TINY_CLIP, clipReference, tinyClipOrFail, type ClipReference } from './support/clipFixtures.js';
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -89,6 +89,13 @@ describe.runIf(tinyClipOrFail())('tiny CLIP in onnxruntime-node vs PyTorch', () 
     // The cut fraction a task reports per persona, without a pass.
     const tokens = clip.tokenize([...long, 'A photo of a cat'], 'seed');
     expect(tokens.map((t) => t.truncated)).toEqual([true, true, false]);
+  });
+
+  it('one shared backend per spec and process', async () => {
+    const a = sharedClipBackend({ path: TINY_CLIP, thread: false });
+    expect(sharedClipBackend({ path: TINY_CLIP, thread: false, image_batch: 16 })).toBe(a);
+    expect(sharedClipBackend({ path: TINY_CLIP, thread: true })).not.toBe(a);
+    await closeSharedClipBackends();
   });
 
   it('an empty batch is no pass', async () => {

@@ -123,6 +123,31 @@ export class ClipBackend implements TextEmbedder, ImageEmbedder {
   }
 }
 
+const shared = new Map<string, Promise<ClipBackend>>();
+
+/**
+ * The process-wide backend of a spec (one pair of sessions, one worker thread, shared by every activity of the
+ * process). A failed load is forgotten, so a fixed folder is picked up by the next call.
+ */
+export function sharedClipBackend(spec: Parameters<typeof ClipBackend.load>[0], opts: ClipLoadOptions = {}): Promise<ClipBackend> {
+  const config = ClipModel.parse({ backend: 'clip', ...spec });
+  const key = JSON.stringify([{ ...config, path: path.resolve(config.path) }, opts.cacheDir]);
+  let b = shared.get(key);
+  if (!b) {
+    b = ClipBackend.load(config, opts);
+    b.catch(() => shared.delete(key));
+    shared.set(key, b);
+  }
+  return b;
+}
+
+/** Closes every shared backend (tests, shutdown). */
+export async function closeSharedClipBackends(): Promise<void> {
+  const all = [...shared.values()];
+  shared.clear();
+  for (const b of await Promise.allSettled(all)) if (b.status === 'fulfilled') await b.value.close();
+}
+
 /** Rows of a [B, D] output, each scaled to unit L2 norm. */
 function normalisedRows(t: { dims: number[]; data: Float32Array }): Float32Array[] {
   const [rows, dim] = t.dims as [number, number];
