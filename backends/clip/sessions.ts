@@ -111,6 +111,8 @@ export class ThreadSessions implements ClipSessions {
   private readonly worker: Worker;
   private readonly pending = new Map<number, (r: Response) => void>();
   private ids = 0;
+  /** Why the worker is gone: later calls fail at once instead of waiting for an answer that never comes. */
+  private dead?: string;
 
   constructor(spec: SessionSpec) {
     this.worker = new Worker(threadEntry(), { workerData: { spec, [THREAD_MARK]: true } });
@@ -120,13 +122,15 @@ export class ThreadSessions implements ClipSessions {
       if (this.pending.size === 0) this.worker.unref();
     });
     this.worker.on('error', (err) => {
-      for (const resolve of this.pending.values()) resolve({ id: -1, error: { name: 'Error', message: `CLIP session thread died: ${err.message}` } });
+      this.dead = `CLIP session thread died: ${err.message}`;
+      for (const resolve of this.pending.values()) resolve({ id: -1, error: { name: 'FatalBackendError', message: this.dead } });
       this.pending.clear();
     });
     this.worker.unref();
   }
 
   private async call(req: Omit<Request, 'id'>, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    if (this.dead) throw new FatalBackendError(this.dead);
     const id = ++this.ids;
     const r = await new Promise<Response>((resolve) => {
       this.pending.set(id, resolve);
@@ -147,6 +151,7 @@ export class ThreadSessions implements ClipSessions {
   }
 
   async close(): Promise<void> {
+    this.dead ??= 'CLIP sessions are closed';
     await this.worker.terminate();
   }
 }
