@@ -80,6 +80,7 @@ describe.runIf(tinyClipOrFail())('CLIP model and image errors', () => {
     const err = await clip.embedImageFiles([path.join(CLIP_IMAGES, 'chelsea.png'), corrupt]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImageFileError);
     expect((err as ImageFileError).file).toBe(corrupt);
+    expect((err as ImageFileError).kind).toBe('fatal'); // non-retryable: retrying does not fix a file
     expect((err as Error).message).toMatch(/corrupt\.png is not a readable image/);
     // A truncated JPEG: the header reads, the pixels do not.
     const jpeg = readFileSync(path.join(CLIP_IMAGES, 'rocket.jpg'));

@@ -3,10 +3,11 @@
  * (pixel_values → image_embeds), both L2-normalised here, as CLIPModel.forward does before the logits. Tokens follow
  * the seed's rules (tokens.ts), pixels the seed's CLIPImageProcessor PIL path (preprocess.ts).
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageEmbedder, RgbImage, TextEmbedder, TextEmbedding, TruncationMode } from '../capabilities.js';
+import { FatalBackendError } from '../types.js';
 import { ModelFolderError } from '../onnx/folder.js';
-import { readFile } from 'node:fs/promises';
 import { resolveClipFolder } from './folder.js';
 import { decodeImageFile } from './image.js';
 import { ClipModel, type ClipModelConfig, type ClipModelInput } from './options.js';
@@ -95,7 +96,7 @@ export class ClipBackend implements TextEmbedder, ImageEmbedder {
         try {
           return preprocessImage(img, this.preprocess);
         } catch (e) {
-          throw new Error(`image ${i + j}: ${(e as Error).message}`);
+          throw new FatalBackendError(`image ${i + j}: ${(e as Error).message}`);
         }
       });
       const { width, height } = batch[0]!;

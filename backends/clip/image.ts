@@ -6,9 +6,13 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { RgbImage } from '../capabilities.js';
+import { FatalBackendError } from '../types.js';
 
-/** An image file that cannot be used: unreadable, not an image, or not convertible to RGB. Names the file. */
-export class ImageFileError extends Error {
+/**
+ * An image file that cannot be used: unreadable, not an image, or not convertible to RGB. Names the file. Fatal:
+ * retrying does not fix a file (activities map it to a non-retryable failure).
+ */
+export class ImageFileError extends FatalBackendError {
   constructor(readonly file: string, message: string) {
     super(message);
     this.name = 'ImageFileError';
