@@ -101,6 +101,16 @@ describe.runIf(tinyClipOrFail())('CLIP model and image errors', () => {
     const ok = await decodeImageFile(path.join(CLIP_IMAGES, 'astronaut.png'));
     const rgba = { width: 4, height: 4, data: new Uint8Array(64) };
     await expect(clip.embedImages([ok, rgba])).rejects.toThrow(/image 1: not an RGB image: 4×4 needs 48 bytes \(3 per pixel\), got 64/);
+    // In the worker thread, one image a batch: still the index in the caller's list, and a fatal error.
+    const threaded = await ClipBackend.load({ path: TINY_CLIP, image_batch: 1 });
+    try {
+      const err = await threaded.embedImages([ok, ok, rgba]).catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/^image 2: not an RGB image/);
+      expect((err as { kind?: string }).kind).toBe('fatal');
+      expect(ok.data.length).toBe(ok.width * ok.height * 3); // copied to the thread, not transferred away
+    } finally {
+      await threaded.close();
+    }
   });
 });
 

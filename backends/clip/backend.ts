@@ -6,12 +6,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageEmbedder, RgbImage, TextEmbedder, TextEmbedding, TruncationMode } from '../capabilities.js';
-import { FatalBackendError } from '../types.js';
 import { ModelFolderError } from '../onnx/folder.js';
 import { resolveClipFolder } from './folder.js';
 import { decodeImageFile } from './image.js';
 import { ClipModel, type ClipModelConfig, type ClipModelInput } from './options.js';
-import { preprocessImage, preprocessVersion, readPreprocessConfig, type PreprocessConfig } from './preprocess.js';
+import { preprocessVersion, readPreprocessConfig, type PreprocessConfig } from './preprocess.js';
 import { LocalSessions, ThreadSessions, type ClipPart, type ClipSessions, type Feed, type PartIO } from './sessions.js';
 import { cutTokens, loadClipTokenizer, padBatch, type ClipTokenizer, type ClipTokens } from './tokens.js';
 
@@ -92,19 +91,8 @@ export class ClipBackend implements TextEmbedder, ImageEmbedder {
     const out: Float32Array[] = [];
     for (let i = 0; i < images.length; i += this.config.image_batch) {
       signal?.throwIfAborted();
-      const batch = images.slice(i, i + this.config.image_batch).map((img, j) => {
-        try {
-          return preprocessImage(img, this.preprocess);
-        } catch (e) {
-          throw new FatalBackendError(`image ${i + j}: ${(e as Error).message}`);
-        }
-      });
-      const { width, height } = batch[0]!;
-      const plane = 3 * width * height;
-      const data = new Float32Array(batch.length * plane);
-      batch.forEach((p, j) => data.set(p.data, j * plane));
-      const feeds: Record<string, Feed> = { pixel_values: { type: 'float32', dims: [batch.length, 3, height, width], data } };
-      out.push(...normalisedRows(await this.sessions.run('vision', feeds, WANT.vision.output)));
+      const batch = images.slice(i, i + this.config.image_batch);
+      out.push(...normalisedRows(await this.sessions.runImages(batch, this.preprocess, WANT.vision.output, i)));
     }
     return out;
   }

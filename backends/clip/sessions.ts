@@ -2,7 +2,8 @@
  * The two onnxruntime sessions of a CLIP model (text, vision), in this thread or in a worker thread.
  * onnxruntime-node's `session.run` holds its thread for the whole pass (its async `run` is a setImmediate around a
  * synchronous call), so a vision batch on the main thread would stall heartbeats and queries of the same process:
- * `thread: true` (the default) runs the sessions in a worker and moves tensors by transfer, not copy.
+ * `thread: true` (the default) runs the sessions in a worker and moves tensors by transfer, not copy; images are
+ * preprocessed there too (the bicubic resize costs ~15 ms an image), so the calling thread only posts messages.
  * This module is also the worker's entry point.
  */
 import { existsSync } from 'node:fs';
@@ -11,7 +12,9 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import * as ort from 'onnxruntime-node';
 import { FatalBackendError } from '../types.js';
 import { createSession, type ExecutionProvider } from '../onnx/model.js';
+import type { RgbImage } from '../capabilities.js';
 import type { ClipVariant } from './options.js';
+import { preprocessImage, type PreprocessConfig } from './preprocess.js';
 
 export type ClipPart = 'text' | 'vision';
 
@@ -35,6 +38,11 @@ export interface ClipSessions {
   io(): Promise<Record<ClipPart, PartIO>>;
   /** Runs `part` on `feeds` and returns the float32 output `output`. */
   run(part: ClipPart, feeds: Record<string, Feed>, output: string): Promise<Fetched>;
+  /**
+   * Preprocesses `images` and runs the vision model on them as one batch; errors name the image by its index in the
+   * caller's list (`first` + position).
+   */
+  runImages(images: RgbImage[], cfg: PreprocessConfig, output: string, first?: number): Promise<Fetched>;
   close(): Promise<void>;
 }
 
@@ -75,6 +83,21 @@ export class LocalSessions implements ClipSessions {
     return run;
   }
 
+  async runImages(images: RgbImage[], cfg: PreprocessConfig, output: string, first = 0): Promise<Fetched> {
+    const pixels = images.map((img, i) => {
+      try {
+        return preprocessImage(img, cfg);
+      } catch (e) {
+        throw new FatalBackendError(`image ${first + i}: ${(e as Error).message}`);
+      }
+    });
+    const { width, height } = pixels[0]!;
+    const plane = 3 * width * height;
+    const data = new Float32Array(pixels.length * plane);
+    pixels.forEach((p, j) => data.set(p.data, j * plane));
+    return this.run('vision', { pixel_values: { type: 'float32', dims: [pixels.length, 3, height, width], data } }, output);
+  }
+
   async close(): Promise<void> {
     const s = await this.sessions?.catch(() => undefined);
     this.sessions = undefined;
@@ -86,9 +109,12 @@ const THREAD_MARK = 'rolyplayClipThread';
 
 interface Request {
   id: number;
-  method: 'io' | 'run';
+  method: 'io' | 'run' | 'images';
   part?: ClipPart;
   feeds?: Record<string, Feed>;
+  images?: RgbImage[];
+  preprocess?: PreprocessConfig;
+  first?: number;
   output?: string;
 }
 interface Response {
@@ -150,6 +176,11 @@ export class ThreadSessions implements ClipSessions {
     return this.call({ method: 'run', part, feeds, output }, transfer) as Promise<Fetched>;
   }
 
+  /** The images are copied (structured clone), not transferred: the caller keeps its buffers. */
+  runImages(images: RgbImage[], cfg: PreprocessConfig, output: string, first = 0): Promise<Fetched> {
+    return this.call({ method: 'images', images, preprocess: cfg, output, first }) as Promise<Fetched>;
+  }
+
   async close(): Promise<void> {
     this.dead ??= 'CLIP sessions are closed';
     await this.worker.terminate();
@@ -159,10 +190,17 @@ export class ThreadSessions implements ClipSessions {
 function serve(): void {
   const local = new LocalSessions((workerData as { spec: SessionSpec }).spec);
   parentPort!.on('message', (req: Request) => {
-    const work = req.method === 'io' ? local.io() : local.run(req.part!, req.feeds!, req.output!);
+    // Inside a promise chain, so that a synchronous throw becomes an answer instead of killing the thread.
+    const work = Promise.resolve().then((): Promise<unknown> =>
+      req.method === 'io'
+        ? local.io()
+        : req.method === 'images'
+          ? local.runImages(req.images!, req.preprocess!, req.output!, req.first)
+          : local.run(req.part!, req.feeds!, req.output!),
+    );
     work.then(
       (value) => {
-        const transfer = req.method === 'run' ? [(value as Fetched).data.buffer as ArrayBuffer] : [];
+        const transfer = req.method === 'io' ? [] : [(value as Fetched).data.buffer as ArrayBuffer];
         parentPort!.postMessage({ id: req.id, value } satisfies Response, transfer);
       },
       (e: Error) => parentPort!.postMessage({ id: req.id, error: { name: e.name, message: e.message } } satisfies Response),
