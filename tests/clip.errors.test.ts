@@ -1,6 +1,7 @@
 /** What the CLIP backend tells a user who gives it a bad folder, model file or image (the file and the fix). */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClipBackend } from '../backends/clip/backend.js';
 import { decodeImageFile, ImageFileError } from '../backends/clip/image.js';
@@ -8,6 +9,7 @@ import { ClipModel } from '../backends/clip/options.js';
 import { CLIP_IMAGES, TINY_CLIP, tinyClipOrFail } from './support/clipFixtures.js';
 import { TMP, copyFixture } from './support/localFixtures.js';
 
+const ROOT_FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
 const FOLDER = ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'];
 const scratch = path.join(TMP, `clip-errors-${process.pid}`);
 
@@ -70,6 +72,14 @@ describe.runIf(tinyClipOrFail())('CLIP model and image errors', () => {
     const dir = copyFixture('clip-swapped', [...FOLDER, 'onnx/text_model.onnx'], TINY_CLIP);
     copyFileSync(path.join(dir, 'onnx/text_model.onnx'), path.join(dir, 'onnx/vision_model.onnx'));
     await expect(ClipBackend.load({ path: dir })).rejects.toThrow(/vision_model\.onnx is not a CLIP vision model with projection: it takes input_ids/);
+  });
+
+  it('float16 IO (some fp16 exports): named, with the variants that work', async () => {
+    const dir = copyFixture('clip-fp16-io', [...FOLDER, 'onnx/text_model.onnx'], TINY_CLIP);
+    copyFileSync(path.join(ROOT_FIXTURES, 'clip-fp16-io/vision_model.onnx'), path.join(dir, 'onnx/vision_model.onnx'));
+    await expect(ClipBackend.load({ path: dir, thread: false })).rejects.toThrow(
+      /vision_model\.onnx takes pixel_values as float16 and gives image_embeds as float16; .*Choose a variant with float32 IO \(fp32 or int8\)/,
+    );
   });
 
   it('an image file that does not exist, or is corrupt, is named', async () => {

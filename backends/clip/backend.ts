@@ -19,9 +19,10 @@ export interface ClipLoadOptions {
   cacheDir?: string;
 }
 
-const WANT: Record<ClipPart, { input: string; output: string }> = {
-  text: { input: 'input_ids', output: 'text_embeds' },
-  vision: { input: 'pixel_values', output: 'image_embeds' },
+/** The IO this backend feeds and reads (the hub's exports; fp32 and int8 variants keep float32 IO). */
+const WANT: Record<ClipPart, { input: string; inputType: string; output: string }> = {
+  text: { input: 'input_ids', inputType: 'int64', output: 'text_embeds' },
+  vision: { input: 'pixel_values', inputType: 'float32', output: 'image_embeds' },
 };
 
 export class ClipBackend implements TextEmbedder, ImageEmbedder {
@@ -163,12 +164,20 @@ async function textContext(dir: string): Promise<number> {
 
 function checkIO(io: Record<ClipPart, PartIO>, files: Record<ClipPart, string>): void {
   for (const part of ['text', 'vision'] as const) {
-    const { input, output } = WANT[part];
+    const { input, inputType, output } = WANT[part];
     if (!io[part].inputs.includes(input) || !io[part].outputs.includes(output)) {
       throw new ModelFolderError(
         `${files[part]} is not a CLIP ${part} model with projection: it takes ${io[part].inputs.join(', ')} and gives ` +
           `${io[part].outputs.join(', ')}, but ${input} → ${output} is needed (the hub's ${part}_model.onnx exports, ` +
           'e.g. from Xenova/clip-vit-base-patch32).',
+      );
+    }
+    const types = io[part].types;
+    if (types[input] !== inputType || types[output] !== 'float32') {
+      throw new ModelFolderError(
+        `${files[part]} takes ${input} as ${types[input]} and gives ${output} as ${types[output]}; this backend feeds ` +
+          `${inputType} and reads float32. Choose a variant with float32 IO (fp32 or int8), or export with ` +
+          'keep_io_types.',
       );
     }
   }

@@ -32,6 +32,8 @@ export interface Fetched {
 export interface PartIO {
   inputs: readonly string[];
   outputs: readonly string[];
+  /** Element type per tensor name (e.g. int64, float32, float16). */
+  types: Record<string, string>;
 }
 
 export interface ClipSessions {
@@ -64,7 +66,13 @@ export class LocalSessions implements ClipSessions {
 
   async io(): Promise<Record<ClipPart, PartIO>> {
     const s = await this.load();
-    const io = (x: ort.InferenceSession) => ({ inputs: x.inputNames, outputs: x.outputNames });
+    const io = (x: ort.InferenceSession): PartIO => ({
+      inputs: x.inputNames,
+      outputs: x.outputNames,
+      types: Object.fromEntries(
+        [...x.inputMetadata, ...x.outputMetadata].map((m) => [m.name, m.isTensor ? m.type : 'non-tensor']),
+      ),
+    });
     return { text: io(s.text), vision: io(s.vision) };
   }
 
