@@ -80,9 +80,10 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   let nextShard = input.state?.nextShard ?? 0;
   let doneCells = input.state?.doneCells ?? 0;
   let discarded = input.state?.discarded ?? 0;
-  let shardsDone = nextShard;
   // Run control (pause/resume/throttle, budgets): workflows/control.ts.
   const ctl = new RunControl(input.state?.control, () => showProgress());
+  // Shards below the cursor have finished, but for those a pause stopped, which run again (and count then).
+  let shardsDone = nextShard - (input.state?.control?.retryShards?.length ?? 0);
   ctl.installParent();
   const progress = (): Progress => ({
     run: plan?.run ?? '',
