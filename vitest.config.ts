@@ -6,6 +6,8 @@ export default defineConfig({
     pool: 'forks',
     include: ['tests/**/*.test.ts'],
     globalSetup: ['tests/support/globalSetup.ts'],
+    // The built-in tasks, registered as the entry points (CLI, workers) register them.
+    setupFiles: ['tests/support/tasks.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { bucketKey, readUsage, RequestGate } from '../control/gate.js';
 import { priceFor, type Budget, type Price, type RunUsage } from '../control/budget.js';
-import { OpenAIBackend } from '../backends/openai.js';
+import { OpenAIBackend } from '../backends/openai/backend.js';
 import type { Backend } from '../backends/types.js';
 import type { ResultStore } from '../store/types.js';
 import type { ExperimentSpec } from '../experiment/load.js';

@@ -11,12 +11,13 @@ import { BackendRegistry } from '../backends/registry.js';
 import { BackendError } from '../backends/types.js';
 import { InputError } from '../experiment/errors.js';
 import { EnvironmentError, fsEnvironmentError, makeDirs } from '../experiment/envErrors.js';
-import { resolveConfigOnline, modelLabel, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
+import { resolveConfigOnline, modelLabel, modelsOf, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
 import { SqliteStores, type ResultStore, type StoreResolver } from '../store/results.js';
 import { BatchFailure } from '../tasks/batch.js';
-import { taskFor } from '../tasks/registry.js';
+import { rolesOf, taskFor } from '../experiment/tasks.js';
 import { writeRunReportOrError } from '../report/index.js';
-import type { BatchRef, ExperimentPlan, ExperimentResult, RunRef, ShardPlan } from '../workflows/types.js';
+import type { BatchRef, ExperimentPlan, ExperimentResult, RunRef, ShardPlan, StagePlan, StageRef } from '../workflows/types.js';
+import type { PlannedBatch } from '../tasks/types.js';
 import { RunControls } from './control.js';
 import { RunPausedError } from '../control/gate.js';
 
@@ -64,18 +65,20 @@ export function createActivities(deps: ActivityDeps) {
         const spec = await resolveConfigOnline(input.config, input.overrides, { baseDir, configsDir: deps.configsDir ?? BUILTIN_CONFIGS });
         // A usd budget needs the model's price: an unknown model fails here, before anything is spent.
         controls.price(spec, spec.budget);
-        await deps.backends.preflight(spec.model, spec.format);
+        for (const model of Object.values(spec.models ?? { model: spec.model })) await deps.backends.preflight(model, spec.format);
         outDir = spec.outDir;
         // Fails on a path under /proc, where a recursive mkdir (the SQLite store's) would spin for ever.
         if (stores instanceof SqliteStores) makeDirs(spec.outDir);
         const store = await stores.forRun({ run: spec.run, outDir: spec.outDir });
         const existing = await store.getRun(spec.run);
-        // An MMLU run that stored nothing (e.g. stuck on a wrong base_url) may be re-planned with a corrected config.
-        const storedNothing = existing?.task === 'mmlu' && (await store.countCells(spec.run, existing.task)).cells === 0;
+        // A run that stored nothing (e.g. stuck on a wrong base_url) may be re-planned with a corrected config.
+        const storedNothing = existing !== undefined && (await taskFor(existing.spec as ExperimentSpec).stored(existing.spec as ExperimentSpec, store)).cells === 0;
         if (existing && existing.specHash !== spec.specHash && !storedNothing) {
           throw new InputError('name', `a run named ${spec.run} already exists in ${store.label} with a different config`, 'choose another name (config `name` or name=...) or delete that run');
         }
-        const shards = planShards(spec);
+        // Stage 0 is planned now; later stages by planStage once their predecessor has completed.
+        const task = taskFor(spec);
+        const shards = planShards(spec, await task.stages[0]!.plan(spec, store));
         const totalCells = shards.reduce((a, s) => a + s.cells, 0);
         await store.saveRun({ run: spec.run, task: spec.task, specHash: spec.specHash, spec, totalCells });
         return {
@@ -91,27 +94,55 @@ export function createActivities(deps: ActivityDeps) {
           batchesInFlight: spec.execution.batchesInFlight,
           heartbeatTimeoutMs: spec.execution.heartbeatTimeoutMs,
           shards,
+          stages: task.stages.map((s) => s.name),
           ...(spec.budget ? { budget: spec.budget } : {}),
         };
       }, () => outDir);
     },
 
-    /** Run one batch (units × all personas); resumes from the last heartbeat and skips what is stored. */
+    /**
+     * Plan stage `ref.stage` (≥ 1) after the stages before it have completed: its batches may depend on what they
+     * stored. The run's total becomes `ref.cellsBefore` (the earlier stages' cells) plus this stage's.
+     */
+    async planStage(ref: StageRef): Promise<StagePlan> {
+      return asTemporalFailure(async () => {
+        const { spec, store } = await runOf(ref);
+        const stage = taskFor(spec).stages[ref.stage];
+        if (!stage) throw new InputError('run', `run ${ref.run} has no stage ${ref.stage}`, 'start the run again with the code that planned it');
+        const shards = planShards(spec, await stage.plan(spec, store));
+        const cells = shards.reduce((a, s) => a + s.cells, 0);
+        const rec = await store.getRun(ref.run);
+        if (rec) await store.saveRun({ ...rec, totalCells: ref.cellsBefore + cells });
+        specs.delete(`${store.label}\u0000${ref.run}`);
+        return { stage: ref.stage, name: stage.name, shards, cells };
+      }, () => ref.outDir);
+    },
+
+    /** Run one batch (units × all personas) of a stage; resumes from the last heartbeat and skips what is stored. */
     async runBatch(ref: BatchRef): Promise<{ cells: number; discarded: number }> {
       return asTemporalFailure(async () => {
         const { spec, store } = await runOf(ref);
         // API backends: every request takes a permit of the fleet-wide bucket and counts against the budget.
-        const { backend, gate } = controls.gated(await deps.backends.get(spec.model, spec.format), spec, store, ref.control);
+        const { backend, gate } = controls.gated(await deps.backends.llm(spec.model, spec.format), spec, store, ref.control);
+        const models = modelsOf(spec, Object.keys(rolesOf(taskFor(spec)))[0] as string);
         const ctx = Context.current();
         // Each queued model request listens on the cancellation signal: a batch has many.
         setMaxListeners(0, ctx.cancellationSignal);
         let last: unknown = activityInfo().heartbeatDetails;
         const beat = setInterval(() => heartbeat(last), deps.heartbeatEveryMs ?? 2000);
         try {
-          const run = () => taskFor(spec).runBatch(
+          const stage = taskFor(spec).stages[ref.stage ?? 0];
+          if (!stage) throw new InputError('run', `run ${ref.run} has no stage ${ref.stage}`, 'start the run again with the code that planned it');
+          // Local models serialise their work in the model thread's queue (backends/onnx/thread.ts), nowhere else.
+          return await stage.runBatch(
             {
               spec,
               backend,
+              model: (role) => {
+                const m = models[role];
+                if (!m) throw new InputError('models', `run ${spec.run} has no model for role ${role}`, `declare the role in the task's roles (it has ${Object.keys(models).join(', ')})`);
+                return deps.backends.get(m, spec.format);
+              },
               store,
               signal: ctx.cancellationSignal,
               resume: last,
@@ -122,7 +153,6 @@ export function createActivities(deps: ActivityDeps) {
             },
             { group: ref.group, start: ref.start, end: ref.end },
           );
-          return await (backend.exclusive ? exclusively(backend, run) : run());
         } finally {
           clearInterval(beat);
           await gate?.flush().catch(() => undefined);
@@ -136,7 +166,9 @@ export function createActivities(deps: ActivityDeps) {
      */
     async reduceExperiment(ref: RunRef): Promise<ExperimentResult> {
       return asTemporalFailure(async () => {
-        const { spec, totalCells, store } = await runOf(ref);
+        const { spec, store } = await runOf(ref);
+        // Re-read: planStage grows the total as later stages are planned (maybe on another worker).
+        const totalCells = (await store.getRun(ref.run))?.totalCells ?? 0;
         const report = await taskFor(spec).report(spec, store, store.shared ? null : spec.outDir);
         // report.html + provenance.json beside the files (a shared store leaves them to whoever reads the result)
         const page = store.shared ? {} : await writeRunReportOrError(spec, store, spec.outDir, totalCells);
@@ -159,21 +191,12 @@ export function createActivities(deps: ActivityDeps) {
 export type Activities = ReturnType<typeof createActivities>;
 // Type-only surface for workflows: `proxyActivities<typeof activities>`.
 export declare const planExperiment: Activities['planExperiment'];
+export declare const planStage: Activities['planStage'];
 export declare const runBatch: Activities['runBatch'];
 export declare const reduceExperiment: Activities['reduceExperiment'];
 
-const turns = new WeakMap<object, Promise<unknown>>();
-/** Run `fn` after every earlier `exclusively` call on the same key has settled (a promise-chain mutex). */
-export function exclusively<T>(key: object, fn: () => Promise<T>): Promise<T> {
-  const prev = turns.get(key) ?? Promise.resolve();
-  const next = prev.then(fn, fn);
-  turns.set(key, next.catch(() => undefined));
-  return next;
-}
-
-/** Split the run into shards of the task's batches (each a few units × all personas). */
-export function planShards(spec: ExperimentSpec): ShardPlan[] {
-  const batches = taskFor(spec).plan(spec);
+/** Split a stage's batches (each a few units × all personas) into shards. */
+export function planShards(spec: ExperimentSpec, batches: PlannedBatch[]): ShardPlan[] {
   const shards: ShardPlan[] = [];
   for (let i = 0; i < batches.length; i += spec.execution.batchesPerShard) {
     const part = batches.slice(i, i + spec.execution.batchesPerShard);

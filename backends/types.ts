@@ -63,12 +63,6 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; error: BackendErr
 export interface Backend {
   /** Stable identifier used in run keys and reports, e.g. "openai:gpt-4o-mini" or "onnx:Llama-3.2-1B". */
   readonly id: string;
-  /**
-   * The backend computes in this process (a local model): batches gain nothing from running at once, so the worker
-   * runs them one after another while the others wait their turn. That keeps the CPU busy with one batch while
-   * Temporal hands out the next, instead of all batches finishing together and the CPU idling on the refill.
-   */
-  readonly exclusive?: boolean;
   scoreOptions(requests: OptionScoreRequest[], signal?: AbortSignal): Promise<Outcome<OptionScore>[]>;
   generate(requests: GenerateRequest[], signal?: AbortSignal): Promise<Outcome<GenerateResult>[]>;
   /** Cheap request that proves credentials and model name work (fails fast on 401/404). */

@@ -4,8 +4,6 @@ import type { Backend, GenerateRequest, GenerateResult, OptionScore, OptionScore
 
 export class InstantBackend implements Backend {
   readonly id = 'instant';
-  // Computes in-process like a local model.
-  readonly exclusive = true;
   async scoreOptions(requests: OptionScoreRequest[]): Promise<Outcome<OptionScore>[]> {
     return requests.map((r) => {
       // Deterministic, prompt-dependent log-probs, so results are real data and the two runs can be compared.

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** `rolyplay`: run persona experiments on Temporal, serve workers, read results. */
 import { Command, Option } from 'commander';
+import '../tasks/index.js';
+import { loadTaskModules } from '../experiment/tasks.js';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { runCommand } from './commands/run.js';
@@ -124,7 +126,9 @@ function positiveInt(v: string, flag: string): number {
   return n;
 }
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+loadTaskModules()
+  .then(() => program.parseAsync(process.argv))
+  .catch((err: unknown) => {
   if (err instanceof EnvironmentError) {
     process.stderr.write(`error: ${err.message}\n`);
     process.exit(1);

@@ -4,7 +4,7 @@ import { experimentWorkflow, progressQuery, type Progress } from '../workflows/i
 import type { ExperimentInput, ExperimentResult } from '../workflows/types.js';
 import type { ExperimentSpec } from '../experiment/load.js';
 import { DEFAULT_TASK_QUEUE, modelLabel } from '../experiment/load.js';
-import { taskFor } from '../tasks/registry.js';
+import { taskFor } from '../experiment/tasks.js';
 import { InputError } from '../experiment/errors.js';
 import { sqlitePath, type ResultStore, type StoreResolver } from '../store/results.js';
 import { existsSync } from 'node:fs';
@@ -106,3 +106,12 @@ export async function queryProgress(handle: WorkflowHandle): Promise<Progress | 
 }
 
 export type { ExperimentResult };
+
+/** The phase, with the current stage of a multi-stage run, e.g. "scoring · stage 2/3 embed 12/40". */
+export function phaseLabel(p: Progress): string {
+  const stages = p.stages ?? []; // absent: a workflow running older code
+  if (p.phase !== 'scoring' || stages.length < 2) return p.phase;
+  const i = Math.max(0, stages.findIndex((s) => s.name === p.stage));
+  const s = stages[i]!;
+  return `${p.phase} · stage ${i + 1}/${stages.length} ${s.name} ${s.done}/${s.total ?? '?'}`;
+}

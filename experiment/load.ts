@@ -11,19 +11,9 @@ import type { Budget } from '../control/budget.js';
 import { z } from 'zod';
 import { InputError } from './errors.js';
 import { applyOverrides, isPlainObject } from './overrides.js';
-import {
-  ExperimentConfig,
-  type BanditConfigParsed,
-  type ExperimentConfigParsed,
-  type MmluConfigParsed,
-  type ModelSpec,
-  ModelChoice,
-  PersonaSetRef,
-  TemplateRef,
-} from './schema.js';
-import { MMLU_SUBJECTS, expertPersonaFor } from '../tasks/mmlu/categories.js';
-import { type MmluTemplate, placeholders } from '../tasks/mmlu/prompts.js';
-import { MMLU_TARBALL_URL, cachedMmluDir, checkMmluData, downloadMmlu, mmluCacheDir, type MmluSplit } from '../tasks/mmlu/data.js';
+import { type CommonConfigParsed, type ModelSpec, ModelChoice, PersonaSetRef } from './schema.js';
+import { experimentConfigSchema, registeredTaskNames, rolesOf, taskNamed } from './tasks.js';
+import { backendNamed, registeredBackendNames, type Capability } from '../backends/catalog.js';
 import type { ChatSpec, PromptFormat } from '../prompts/formats.js';
 import { cachedModelDir, isHubId, type OnnxVariant } from '../backends/onnx/folder.js';
 
@@ -41,6 +31,8 @@ function findPackageRoot(from: string): string {
 
 /** What every task's resolved spec has: the engine needs nothing else. */
 export interface CommonSpec {
+  /** The registered task's name (config `task`). */
+  task: string;
   run: string;
   /** Hash of everything that changes results (not execution or output settings). */
   specHash: string;
@@ -48,7 +40,10 @@ export interface CommonSpec {
   format: PromptFormat;
   /** Set with format chat_template: the system message per persona. */
   chat?: ChatSpec;
+  /** The model of the task's primary role. */
   model: ModelSpec;
+  /** Tasks with several model roles: every role's model (the primary's is `model`). Absent: one role. */
+  models?: Record<string, ModelSpec>;
   /** `budget:` of the config (run control, issue 11): not in specHash, so a resume may raise it. */
   budget?: Budget;
   /** Set when the model in use is a fallback candidate with a warning (e.g. random weights): shown loudly. */
@@ -65,29 +60,25 @@ export interface CommonSpec {
   outDir: string;
 }
 
-export interface MmluSpec extends CommonSpec {
-  task: 'mmlu';
-  data: { path: string; split: MmluSplit; subjects: string[]; limit?: number };
-  groups: { neutral: string[] };
-  template: MmluTemplate;
-  scoring: { mode: 'logits' | 'generate' | 'generate_fork'; maxTries: number; maxTokens?: number; temperature?: number; topP?: number; topK?: number; seed?: number };
-}
-
-export interface BanditSpec extends CommonSpec {
-  task: 'bandit';
-  games: number;
-  trials: number;
-  seed: number | string;
-  design: 'faithful' | 'paired';
-  scoring: { mode: 'logits' | 'generate'; temperature: number; maxTries: number };
-  accLast: 'faithful' | 'intended';
-}
-
-export type ExperimentSpec = MmluSpec | BanditSpec;
+/**
+ * A resolved spec as the engine sees it: the common part plus whatever the task resolved (its own spec type, e.g.
+ * MmluSpec in tasks/mmlu/config.ts, narrows this). JSON only: it is stored with the run.
+ */
+export type ExperimentSpec = CommonSpec;
 
 /** How reports, search attributes and the web UI name a run's model. */
-export function modelLabel(spec: CommonSpec): string {
-  return spec.model.backend === 'openai' ? `openai:${spec.model.model}` : `onnx:${spec.model.path.split('/').filter(Boolean).pop()}`;
+export function modelLabel(spec: Pick<CommonSpec, 'model' | 'models'>): string {
+  if (spec.models) return Object.entries(spec.models).map(([role, m]) => `${role}=${labelOf(m)}`).join(' ');
+  return labelOf(spec.model);
+}
+
+function labelOf(model: ModelSpec): string {
+  return backendNamed(model.backend).label(model);
+}
+
+/** The model of each role of a spec (one role: the task's primary, whatever its name, as `model`). */
+export function modelsOf(spec: Pick<CommonSpec, 'model' | 'models'>, primary: string): Record<string, ModelSpec> {
+  return spec.models ?? { [primary]: spec.model };
 }
 
 export const DEFAULT_TASK_QUEUE = 'rolyplay';
@@ -109,8 +100,8 @@ export function readConfigFile(file: string): unknown {
 export interface LoadOptions {
   /** Hub ids that could not be downloaded (resolveConfigOnline): their candidates are skipped. */
   hubFailures?: Map<string, string>;
-  /** The MMLU data download failed for this reason (resolveConfigOnline). */
-  dataFailure?: string;
+  /** Task downloads (PendingDownload.key) already tried, with the reason they failed ('' : they succeeded). */
+  downloadFailures?: Map<string, string>;
   /** Where the raw config came from, for messages and for resolving relative paths. */
   file?: string;
   baseDir?: string;
@@ -119,10 +110,9 @@ export interface LoadOptions {
 
 /** Validate a raw config (parsed YAML or workflow JSON input) and resolve it into a spec (no network). */
 export function resolveConfig(raw: unknown, overrides: string[] = [], opts: LoadOptions = {}): ExperimentSpec {
-  const { spec, pendingData } = resolveDetailed(raw, overrides, opts);
-  if (pendingData && spec.task === 'mmlu') {
-    throw new InputError('data.path', `MMLU data folder ${spec.data.path} does not exist`, `\`rolyplay run\` downloads it when online (cached in ${mmluCacheDir()}); or point data.path at a folder with test/<subject>_test.csv files`, opts.file);
-  }
+  const { spec, downloads } = resolveDetailed(raw, overrides, opts);
+  const offline = downloads.find((d) => d.offline);
+  if (offline?.offline) throw offline.offline;
   return spec;
 }
 
@@ -130,15 +120,24 @@ export function resolveConfig(raw: unknown, overrides: string[] = [], opts: Load
 interface Resolved {
   spec: ExperimentSpec;
   pending?: ModelPick['pending'];
-  pendingData?: boolean;
+  /** Downloads the task asked for (ResolveContext.needDownload), in order. */
+  downloads: PendingDownload[];
+}
+
+/** A download a task's config needs before it resolves (e.g. MMLU's data tarball). */
+export interface PendingDownload {
+  key: string;
+  download: () => Promise<unknown>;
+  /** The error `resolveConfig` (no network) throws while the download is pending; none: resolve without it. */
+  offline?: InputError;
 }
 
 function resolveDetailed(raw: unknown, overrides: string[], opts: LoadOptions): Resolved {
   const withOverrides = applyOverrides(raw, overrides);
   // reportInput: zod 4 leaves `issue.input` out by default, and zodToInputError needs it to tell missing from wrong.
-  const parsed = ExperimentConfig.safeParse(withOverrides, { reportInput: true });
+  const parsed = experimentConfigSchema().safeParse(withOverrides, { reportInput: true });
   if (!parsed.success) throw zodToInputError(parsed.error, opts.file);
-  return resolveParsed(parsed.data, opts);
+  return resolveParsed(parsed.data as CommonConfigParsed, opts);
 }
 
 /**
@@ -148,11 +147,14 @@ function resolveDetailed(raw: unknown, overrides: string[], opts: LoadOptions): 
 export async function resolveConfigOnline(raw: unknown, overrides: string[] = [], opts: LoadOptions = {}): Promise<ExperimentSpec> {
   const hubFailures = new Map(opts.hubFailures);
   const tried = new Set<string>();
-  let dataFailure = opts.dataFailure;
+  const downloadFailures = new Map(opts.downloadFailures);
   for (;;) {
-    const { spec, pending, pendingData } = resolveDetailed(raw, overrides, { ...opts, hubFailures, dataFailure });
-    if (pendingData) {
-      await downloadMmlu().catch((e: Error) => (dataFailure = e.message.replace(/\.$/, '')));
+    const { spec, pending, downloads } = resolveDetailed(raw, overrides, { ...opts, hubFailures, downloadFailures });
+    const download = downloads[0];
+    if (download) {
+      await download.download().catch((e: Error) => downloadFailures.set(download.key, e.message.replace(/\.$/, '')));
+      // Asked again after a download that worked: say so rather than download for ever.
+      if (!downloadFailures.has(download.key)) downloadFailures.set(download.key, 'the download left no usable files');
       continue;
     }
     if (!pending) return spec;
@@ -180,7 +182,7 @@ export async function resolveConfigOnline(raw: unknown, overrides: string[] = []
  * again gives the same spec (and spec hash) as the raw config with its overrides.
  */
 export function effectiveConfig(raw: unknown, overrides: string[] = []): unknown {
-  const parsed = ExperimentConfig.safeParse(applyOverrides(raw, overrides));
+  const parsed = experimentConfigSchema().safeParse(applyOverrides(raw, overrides));
   // An invalid config was already refused with a clear error by the local load; send it as given.
   return parsed.success ? parsed.data : applyOverrides(raw, overrides);
 }
@@ -201,64 +203,112 @@ export function loadExperimentOnline(file: string, overrides: string[] = [], con
   return resolveConfigOnline(readConfigFile(file), overrides, { file, baseDir: dirname(resolve(file)), configsDir });
 }
 
-function zodToInputError(error: z.ZodError, file?: string): InputError {
+/** The first zod issue as an InputError naming the field and a fix. */
+export function zodToInputError(error: z.ZodError, file?: string): InputError {
   const issue = error.issues[0] as z.core.$ZodIssue;
   const field = issue.path.length ? issue.path.join('.') : '(top level)';
   let fix = 'see the config reference in README.md';
   if (issue.code === 'unrecognized_keys') fix = `remove or rename ${issue.keys.join(', ')}`;
   else if (issue.code === 'invalid_value' && 'values' in issue) fix = `use one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   else if (issue.code === 'invalid_union' && issue.input === undefined) fix = `add ${field}`;
+  else if (field === 'task') fix = `use one of ${registeredTaskNames().map((n) => JSON.stringify(n)).join(', ')}`;
   else if (issue.code === 'invalid_union' && field === 'model') fix = 'set model.backend to "openai" or "onnx", give {candidates: [...]}, or name a file in configs/models';
   else if (issue.code === 'invalid_type' && issue.input === undefined) fix = `add ${field}`;
   const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problem(s))` : '';
   return new InputError(field, issue.message + more, fix, file);
 }
 
-interface ResolveContext {
-  /** Hub ids that could not be downloaded, with the reason (set by resolveConfigOnline). */
+/**
+ * What a task's `resolve` gets besides its parsed config: where the config came from, and the shared parts of the
+ * resolution (persona sets, model choice, chat, execution, output, run name, spec hash) as helpers.
+ */
+export interface ResolveContext {
+  baseDir: string;
+  configsDir: string;
+  file?: string;
+  /** A path from the config, absolute (relative ones resolve against the config's folder). */
+  abs(p: string): string;
+  /** Persona names of a list of persona set refs (`field`: the config key, for messages). */
+  personaSets(refs: z.output<typeof PersonaSetRef>[], field: string): string[];
+  /**
+   * The common spec: personas, model, format and chat, execution, output and run name, and the spec hash of
+   * everything that changes results (`results`: the task's part, hashed with the common one).
+   */
+  common(cfg: CommonConfigParsed, results: Record<string, unknown>, opts: CommonOptions): CommonSpec;
+  /**
+   * The config needs a download before it resolves (e.g. a data set not in the cache): `resolveConfigOnline` runs
+   * it and resolves again; `resolveConfig` (no network) throws `offline`. Call it at most once per key.
+   */
+  needDownload(d: PendingDownload): void;
+  /** Why an earlier attempt of download `key` failed (undefined: not tried yet). */
+  downloadFailure(key: string): string | undefined;
+}
+
+export interface CommonOptions {
+  /** Units (questions, games, ...) per batch activity. */
+  unitsPerBatch: number;
+  /** With format chat_template and no `chat.system`: the system message per persona (null: none). */
+  defaultSystem: string | null;
+}
+
+interface ResolveState {
+  /** The task's model roles (the first is the primary one). */
+  roles: Record<string, readonly Capability[]>;
   hubFailures?: Map<string, string>;
-  /** Out: the hub candidate to download before the picked one (see ModelPick). */
   pending?: ModelPick['pending'];
-  /** Out: the MMLU data folder is absent and not cached: resolveConfigOnline downloads it. */
-  pendingData?: boolean;
-  /** Why the MMLU download failed (set by resolveConfigOnline). */
-  dataFailure?: string;
+  downloads: PendingDownload[];
   baseDir: string;
   configsDir: string;
   file?: string;
   abs(p: string): string;
 }
 
-function resolveParsed(cfg: ExperimentConfigParsed, opts: LoadOptions): Resolved {
+function resolveParsed(cfg: CommonConfigParsed, opts: LoadOptions): Resolved {
   const baseDir = opts.baseDir ?? process.cwd();
-  const ctx: ResolveContext = {
+  const task = taskNamed(cfg.task);
+  const state: ResolveState = {
+    roles: rolesOf(task),
     hubFailures: opts.hubFailures,
-    dataFailure: opts.dataFailure,
+    downloads: [],
     baseDir,
     configsDir: opts.configsDir ?? BUILTIN_CONFIGS,
     file: opts.file,
     abs: (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p)),
   };
-  const spec = cfg.task === 'mmlu' ? resolveMmlu(cfg, ctx) : resolveBandit(cfg, ctx);
-  return { spec, ...(ctx.pending ? { pending: ctx.pending } : {}), ...(ctx.pendingData ? { pendingData: true } : {}) };
+  const ctx: ResolveContext = {
+    baseDir,
+    configsDir: state.configsDir,
+    file: opts.file,
+    abs: state.abs,
+    personaSets: (refs, field) => unique(refs.flatMap((ref, i) => loadPersonaSet(ref, `${field}.${i}`, state.configsDir, baseDir, opts.file))),
+    common: (c, results, o) => resolveCommon(c, state, results, o),
+    needDownload: (d) => state.downloads.push(d),
+    downloadFailure: (key) => opts.downloadFailures?.get(key),
+  };
+  const spec = task.resolve(cfg, ctx);
+  return { spec, downloads: state.downloads, ...(state.pending ? { pending: state.pending } : {}) };
 }
 
 /** The parts every task resolves the same way: persona sets, model paths, run name, execution, output folder. */
-function resolveCommon(
-  cfg: ExperimentConfigParsed,
-  ctx: ResolveContext,
-  results: Record<string, unknown>,
-  unitsPerBatch: number,
-): CommonSpec & { task: ExperimentConfigParsed['task'] } {
+function resolveCommon(cfg: CommonConfigParsed, ctx: ResolveState, results: Record<string, unknown>, opts: CommonOptions): CommonSpec {
   const personas = unique(cfg.personas.flatMap((ref, i) => loadPersonaSet(ref, `personas.${i}`, ctx.configsDir, ctx.baseDir, ctx.file)));
-  const picked = resolveModel(cfg.model, ctx);
-  ctx.pending = picked.pending;
+  const roles = Object.keys(ctx.roles);
+  const picks = Object.fromEntries(Object.entries(roleChoices(cfg, ctx)).map(([role, { choice, field }]) => {
+    const pick = resolveModel(choice, ctx);
+    ctx.pending ??= pick.pending;
+    checkCapabilities(role, field, pick.model, ctx);
+    return [role, pick];
+  })) as Record<string, ModelPick>;
+  const picked = picks[roles[0] as string] as ModelPick;
   const { model } = picked;
+  // Several roles: the spec (and the hash) carry every role's model; one role keeps the shape (and hash) of before.
+  const models = roles.length > 1 ? Object.fromEntries(roles.map((r) => [r, (picks[r] as ModelPick).model])) : undefined;
+  const warning = roles.map((r) => (picks[r]?.warning ? `${roles.length > 1 ? `${r}: ` : ''}${picks[r]!.warning}` : '')).filter(Boolean).join(' — ');
   const format = picked.format ?? cfg.format;
-  const chat = resolveChat(cfg, format, picked.format !== undefined, ctx.file);
-  const specHash = hashOf({ task: cfg.task, personas, format, chat, model, ...results });
+  const chat = resolveChat(cfg, format, picked.format !== undefined, opts.defaultSystem, ctx.file);
+  const specHash = hashOf({ task: cfg.task, personas, format, chat, model, ...(models ? { models } : {}), ...results });
   const run = cfg.name ?? `${cfg.task}-${specHash.slice(0, 10)}`;
-  const local = model.backend === 'onnx';
+  const local = Object.values(models ?? { model }).some((m) => backendNamed(m.backend).local);
   return {
     task: cfg.task,
     run,
@@ -267,10 +317,11 @@ function resolveCommon(
     format,
     ...(chat ? { chat } : {}),
     model,
-    ...(picked.warning ? { modelWarning: picked.warning } : {}),
+    ...(models ? { models } : {}),
+    ...(warning ? { modelWarning: warning } : {}),
     ...(cfg.budget ? { budget: cfg.budget } : {}),
     execution: {
-      unitsPerBatch,
+      unitsPerBatch: opts.unitsPerBatch,
       batchesPerShard: cfg.execution.batches_per_shard,
       shardsInFlight: cfg.execution.shards_in_flight,
       batchesInFlight: cfg.execution.batches_in_flight,
@@ -281,89 +332,57 @@ function resolveCommon(
   };
 }
 
-/** The fork's system message on Llama-3 for the bandit; MMLU's persona is in the question, so none by default. */
-const DEFAULT_CHAT_SYSTEM = { mmlu: null, bandit: 'You are a {persona}.' } as const;
+/** Each role's model choice and the config key it came from: `model` is the primary role's, `models.<role>` any. */
+function roleChoices(cfg: CommonConfigParsed, ctx: ResolveState): Record<string, { choice: z.output<typeof ModelChoice>; field: string }> {
+  const roles = Object.keys(ctx.roles);
+  const primary = roles[0] as string;
+  const out: Record<string, { choice: z.output<typeof ModelChoice>; field: string }> = {};
+  for (const [role, choice] of Object.entries(cfg.models ?? {})) {
+    if (!roles.includes(role)) {
+      throw new InputError(`models.${role}`, `task ${cfg.task} has no model role "${role}"`, `use ${roles.map((r) => `models.${r}`).join(', ')}${roles.length === 1 ? ' (or model)' : ''}`, ctx.file);
+    }
+    out[role] = { choice, field: `models.${role}` };
+  }
+  if (cfg.model !== undefined) {
+    if (out[primary]) throw new InputError('model', `both model and models.${primary} are set`, `keep one of them (model means models.${primary} for task ${cfg.task})`, ctx.file);
+    out[primary] = { choice: cfg.model, field: 'model' };
+  }
+  for (const role of roles) {
+    if (out[role]) continue;
+    if (roles.length === 1) throw new InputError('model', 'is missing', 'add model', ctx.file);
+    throw new InputError(`models.${role}`, `task ${cfg.task} needs a model for role ${role} (${ctx.roles[role]!.join(' & ')})`, `add models.${role}: {backend: ..., ...} (roles: ${roles.join(', ')})`, ctx.file);
+  }
+  return out;
+}
+
+/** A role's model must have the capabilities the task declared for it. */
+function checkCapabilities(role: string, field: string, model: ModelSpec, ctx: ResolveState): void {
+  const offers = backendNamed(model.backend).capabilities;
+  const missing = (ctx.roles[role] ?? []).filter((c) => !offers.includes(c));
+  if (missing.length === 0) return;
+  const fit = registeredBackendNames().filter((n) => missing.every((c) => backendNamed(n).capabilities.includes(c)));
+  throw new InputError(
+    field,
+    `backend ${model.backend} cannot be the ${role} model: the task needs ${missing.join(' & ')}, it offers ${offers.join(' & ') || 'nothing'}`,
+    fit.length ? `use a backend with ${missing.join(' & ')} for ${field}: ${fit.join(', ')}` : `no registered backend offers ${missing.join(' & ')}: register one under backends/<name>/`,
+    ctx.file,
+  );
+}
 
 /** `fromModel`: the format was set by the model candidate in use, so a `chat:` meant for chat_template is moot. */
-function resolveChat(cfg: ExperimentConfigParsed, format: PromptFormat, fromModel: boolean, file?: string): ChatSpec | undefined {
+function resolveChat(cfg: CommonConfigParsed, format: PromptFormat, fromModel: boolean, defaultSystem: string | null, file?: string): ChatSpec | undefined {
   if (format !== 'chat_template') {
     if (cfg.chat && !fromModel) throw new InputError('chat', `chat applies to format chat_template only (format is ${format})`, 'remove chat, or set format: chat_template', file);
     return undefined;
   }
   const system = cfg.chat?.system;
-  if (system === undefined) return { system: DEFAULT_CHAT_SYSTEM[cfg.task] };
+  if (system === undefined) return { system: defaultSystem };
   if (system === 'none') return { system: null };
   const unknown = [...system.matchAll(/\{(\w*)\}/g)].map((m) => m[1]).filter((n) => n !== 'persona');
   if (unknown.length) {
     throw new InputError('chat.system', `unknown placeholder(s) ${unknown.map((n) => `{${n}}`).join(', ')}`, 'use {persona} for the persona, e.g. "You are a {persona}."', file);
   }
   return { system };
-}
-
-function resolveBandit(cfg: BanditConfigParsed, ctx: ResolveContext): BanditSpec {
-  const results = {
-    games: cfg.games,
-    trials: cfg.trials,
-    seed: cfg.seed,
-    design: cfg.design,
-    scoring: { mode: cfg.scoring.mode, temperature: cfg.scoring.temperature, maxTries: cfg.scoring.max_tries },
-    accLast: cfg.metrics.acc_last,
-  };
-  return { ...resolveCommon(cfg, ctx, results, cfg.execution.games_per_batch), ...results, task: 'bandit' };
-}
-
-function resolveMmlu(cfg: MmluConfigParsed, ctx: ResolveContext): MmluSpec {
-  const { configsDir, baseDir, file, abs } = ctx;
-
-  const subjects = cfg.data.subjects === 'all' ? [...MMLU_SUBJECTS] : cfg.data.subjects;
-  const unknown = subjects.filter((s) => !(MMLU_SUBJECTS as readonly string[]).includes(s));
-  if (unknown.length > 0) {
-    throw new InputError('data.subjects', `unknown MMLU subject(s) ${unknown.join(', ')}`, `use names like ${MMLU_SUBJECTS.slice(0, 3).join(', ')} (57 in all), or "all"`, file);
-  }
-  let dataPath = abs(cfg.data.path);
-  if (!existsSync(dataPath) && cfg.data.download) {
-    const cached = cachedMmluDir();
-    if (cached) dataPath = cached;
-    else if (ctx.dataFailure === undefined) ctx.pendingData = true;
-    else {
-      throw new InputError(
-        'data.path',
-        `MMLU data folder ${dataPath} does not exist and downloading ${process.env.ROLYPLAY_MMLU_URL ?? MMLU_TARBALL_URL} failed (${ctx.dataFailure})`,
-        `go online and run again (the download is cached in ${mmluCacheDir()}), or download that tarball elsewhere and extract its data/ folder to ${dataPath}, or point data.path at a folder with test/<subject>_test.csv files`,
-        file,
-      );
-    }
-  }
-  if (!ctx.pendingData) {
-    try {
-      checkMmluData(dataPath, subjects, cfg.data.split);
-    } catch (err) {
-      if (err instanceof InputError) throw new InputError(err.field, err.problem, err.fix, file);
-      throw err;
-    }
-  }
-
-  const neutral = unique(cfg.groups.neutral.flatMap((ref, i) => loadPersonaSet(ref, `groups.neutral.${i}`, configsDir, baseDir, file)));
-  const template = loadTemplate(cfg.template, configsDir, baseDir, file);
-
-  const scoring = {
-    mode: cfg.scoring.mode,
-    maxTries: cfg.scoring.max_tries,
-    ...(cfg.scoring.max_tokens !== undefined ? { maxTokens: cfg.scoring.max_tokens } : template.maxTokens !== undefined ? { maxTokens: template.maxTokens } : {}),
-    ...(cfg.scoring.temperature !== undefined ? { temperature: cfg.scoring.temperature } : {}),
-    ...(cfg.scoring.top_p !== undefined ? { topP: cfg.scoring.top_p } : {}),
-    ...(cfg.scoring.top_k !== undefined ? { topK: cfg.scoring.top_k } : {}),
-    ...(cfg.scoring.seed !== undefined ? { seed: cfg.scoring.seed } : {}),
-  };
-  const data = { path: dataPath, split: cfg.data.split, subjects, ...(cfg.data.limit ? { limit: cfg.data.limit } : {}) };
-  const results = {
-    // The data folder's location does not change results: moving it must not orphan a run.
-    data: { ...data, path: undefined },
-    groups: { neutral },
-    template: { name: template.name, separator: template.separator, text: template.text, ...(template.noPersona ? { noPersona: template.noPersona } : {}) },
-    scoring,
-  };
-  return { ...resolveCommon(cfg, ctx, results, cfg.execution.questions_per_batch), ...results, data, task: 'mmlu' };
 }
 
 interface ModelPick {
@@ -379,7 +398,7 @@ interface ModelPick {
  * cache, an API model). Hub candidates not yet downloaded are skipped here (no network in config loading) and
  * reported as `pending`; those in `ctx.hubFailures` could not be downloaded and are skipped with the reason.
  */
-function resolveModel(choice: z.output<typeof ModelChoice>, ctx: ResolveContext): ModelPick {
+function resolveModel(choice: z.output<typeof ModelChoice>, ctx: ResolveState): ModelPick {
   let abs = ctx.abs;
   let where = ctx.file;
   if (typeof choice === 'string') {
@@ -433,62 +452,14 @@ function loadPersonaSet(ref: z.output<typeof PersonaSetRef>, field: string, conf
   return parsed.data.personas;
 }
 
-interface LoadedTemplate extends MmluTemplate {
-  maxTokens?: number;
-}
-
-function loadTemplate(ref: z.output<typeof TemplateRef>, configsDir: string, baseDir: string, file?: string): LoadedTemplate {
-  let raw: unknown = ref;
-  let where = file;
-  let field = 'template';
-  if (typeof ref === 'string') {
-    const path = findDataFile(ref, 'templates', configsDir, baseDir);
-    if (!path) {
-      throw new InputError('template', `unknown template "${ref}"`, `use a file name from ${join(configsDir, 'templates')} (${listYaml(join(configsDir, 'templates'))}), a path, or inline {text: ...}`, file);
-    }
-    raw = readConfigFile(path);
-    where = path;
-    field = '(template file)';
-  }
-  const parsed = z
-    .object({
-      name: z.string().default('inline'),
-      task: z.string().optional(),
-      text: z.string().min(1),
-      no_persona: z.string().optional(),
-      separator: z.string().default(': '),
-      generation: z.object({ max_tokens: z.number().int().positive().optional() }).optional(),
-      description: z.string().optional(),
-    })
-    // Strict like the config: a typo such as `no-persona` or `seperator` must not silently change the prompts.
-    .strict()
-    .safeParse(raw, { reportInput: true });
-  if (!parsed.success) throw zodToInputError(parsed.error, where);
-  const t = parsed.data;
-  const check = (text: string, key: string, need: string[], forbid: string[]) => {
-    const used = placeholders(text);
-    const missing = need.filter((p) => !used.includes(p));
-    const unknown = used.filter((p) => !['context', 'character', 'task'].includes(p) || forbid.includes(p));
-    if (missing.length) throw new InputError(`${field === 'template' ? 'template.' : ''}${key}`, `the template has no ${missing.map((m) => `{${m}}`).join(' or ')} placeholder`, `put ${missing.map((m) => `{${m}}`).join(' and ')} where the ${missing.map((m) => (m === 'context' ? 'question' : 'persona')).join(' and ')} go(es); write literal braces as {{ and }}`, where);
-    if (unknown.length) throw new InputError(`${field === 'template' ? 'template.' : ''}${key}`, `unknown placeholder(s) ${unknown.map((m) => `{${m}}`).join(', ')}`, 'use only {context}, {character} and {task}; write literal braces as {{ and }}', where);
-  };
-  check(t.text, 'text', ['context', 'character'], []);
-  if (t.no_persona !== undefined) check(t.no_persona, 'no_persona', ['context'], ['character']);
-  return {
-    name: t.name,
-    separator: t.separator,
-    text: t.text,
-    ...(t.no_persona !== undefined ? { noPersona: t.no_persona } : {}),
-    ...(t.generation?.max_tokens ? { maxTokens: t.generation.max_tokens } : {}),
-  };
-}
-
-function findDataFile(ref: string, kind: 'personas' | 'templates' | 'models', configsDir: string, baseDir: string): string | undefined {
+/** A data file by name (configs/<kind>/<ref>.yaml, also beside the config) or by path; undefined: none. */
+export function findDataFile(ref: string, kind: string, configsDir: string, baseDir: string): string | undefined {
   const candidates = ref.endsWith('.yaml') || ref.endsWith('.yml') ? [resolve(baseDir, ref), resolve(ref)] : [join(configsDir, kind, `${ref}.yaml`), join(baseDir, kind, `${ref}.yaml`)];
   return candidates.find((c) => existsSync(c));
 }
 
-function listYaml(dir: string): string {
+/** The names of the YAML files in `dir`, for messages. */
+export function listYaml(dir: string): string {
   if (!existsSync(dir)) return 'none found';
   return readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => f.replace(/\.yaml$/, '')).sort().join(', ');
 }

@@ -1,7 +1,7 @@
 /** The report page: one self-contained HTML file (inline CSS and SVG, no script, nothing fetched at view time). */
 import type { Interval } from '../stats/intervals.js';
 import type { Provenance } from './provenance.js';
-import { ciText } from '../tasks/mmlu/task.js';
+import { ciText } from '../tasks/numbers.js';
 
 export interface Section {
   id: string;

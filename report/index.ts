@@ -7,52 +7,39 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExperimentSpec } from '../experiment/load.js';
 import type { ResultStore } from '../store/results.js';
-import type { MmluMetrics } from '../tasks/mmlu/report.js';
-import type { BanditMetrics } from '../tasks/bandit/report.js';
 import { writeFileAtomic } from '../tasks/mmlu/report.js';
+import { taskFor } from '../experiment/tasks.js';
 import { InputError } from '../experiment/errors.js';
-import { banditSections } from './bandit.js';
 import type { Figure } from './charts.js';
 import { runTimes } from './data.js';
-import { page, provenanceSection, type Section } from './html.js';
-import { mmluSections } from './mmlu.js';
+import { page, provenanceSection } from './html.js';
 import { writeProvenance, type Provenance } from './provenance.js';
 
 export const RANDOM_WEIGHTS_WARNING =
   'This model has random weights (a test model): every accuracy, regret and coefficient in this run is noise. Point model.path at a real model for real numbers.';
 
-export function readMetrics(outDir: string): MmluMetrics | BanditMetrics {
+export function readMetrics(outDir: string): unknown {
   const file = join(outDir, 'metrics.json');
   if (!existsSync(file)) throw new InputError('run', `${file} does not exist`, 'reduce the run first: `rolyplay results <run>` (or let `rolyplay run` finish)');
-  return JSON.parse(readFileSync(file, 'utf8')) as MmluMetrics | BanditMetrics;
+  return JSON.parse(readFileSync(file, 'utf8')) as unknown;
 }
 
-export async function renderReport(spec: ExperimentSpec, metrics: MmluMetrics | BanditMetrics, provenance: Provenance, totalCells?: number): Promise<{ html: string; figures: Figure[] }> {
-  const warnings: string[] = [];
-  if (provenance.model.random_weights) warnings.push(RANDOM_WEIGHTS_WARNING);
-  let body: { figures: Figure[]; sections: Section[] };
-  let subtitle: string;
-  if (metrics.task === 'mmlu') {
-    const m = metrics;
-    if (totalCells !== undefined && m.cells < totalCells) warnings.push(`The run is not finished: ${m.cells} of ${totalCells} cells are scored.`);
-    if (m.discarded > 0) warnings.push(`${m.discarded} answer${m.discarded === 1 ? ' was' : 's were'} discarded (no valid letter after the retries); accuracies are over the scored items.`);
-    body = await mmluSections(m, spec.task === 'mmlu' ? spec.groups.neutral : []);
-    subtitle = `MMLU · ${m.model} · ${m.personas.length} personas × ${m.subjects.length} subjects (${m.split}) · ${m.cells} cells · template ${m.template}, format ${m.format}, scoring ${m.scoring}`;
-  } else {
-    const m = metrics;
-    const games = m.personas.reduce((s, p) => s + p.games + p.abandoned, 0);
-    if (totalCells !== undefined && games < totalCells) warnings.push(`The run is not finished: ${games} of ${totalCells} games are stored.`);
-    body = await banditSections(m);
-    subtitle = `two-armed bandit · ${provenance.model.label} · ${m.personas.length} personas × ${m.games_per_persona} games × ${m.trials} trials · format ${m.format}, scoring ${m.scoring}`;
-  }
-  const html = page({ title: `RolyPlaying report: ${spec.run}`, subtitle, warnings, sections: [...body.sections, provenanceSection(provenance)] });
+export async function renderReport(spec: ExperimentSpec, metrics: unknown, provenance: Provenance, totalCells?: number): Promise<{ html: string; figures: Figure[] }> {
+  const task = taskFor(spec);
+  const body = task.page
+    ? await task.page(spec, metrics, { ...(totalCells !== undefined ? { totalCells } : {}), modelLabel: provenance.model.label })
+    : { subtitle: `${spec.task} · ${provenance.model.label}`, warnings: [], sections: [], figures: [] };
+  const warnings = [...(provenance.model.random_weights ? [RANDOM_WEIGHTS_WARNING] : []), ...body.warnings];
+  const html = page({ title: `RolyPlaying report: ${spec.run}`, subtitle: body.subtitle, warnings, sections: [...body.sections, provenanceSection(provenance)] });
   return { html, figures: body.figures };
 }
 
 /** Write provenance.json and report.html into `outDir` (the run folder, or its preview/); returns their paths. */
 export async function writeRunReport(spec: ExperimentSpec, store: ResultStore, outDir: string, totalCells?: number): Promise<{ reportHtml: string; provenanceJson: string }> {
   const { file: provenanceJson, provenance } = await writeProvenance(spec, runTimes(store, spec.run, spec.task), outDir);
-  const { html } = await renderReport(spec, readMetrics(outDir), provenance, totalCells);
+  // A task without a page may write no metrics.json: its page then holds the provenance only.
+  const metrics = taskFor(spec).page ? readMetrics(outDir) : undefined;
+  const { html } = await renderReport(spec, metrics, provenance, totalCells);
   const reportHtml = join(outDir, 'report.html');
   writeFileAtomic(reportHtml, html);
   return { reportHtml, provenanceJson };

@@ -1,6 +1,6 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { classifyError, OpenAIBackend, parseRetryAfterMs, type OpenAIBackendOptions } from '../backends/openai.js';
+import { classifyError, OpenAIBackend, parseRetryAfterMs, type OpenAIBackendOptions } from '../backends/openai/backend.js';
 import {
   FatalBackendError,
   RateLimitedError,

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { PostgresStores, type StoreResolver } from '../store/results.js';
-import { taskFor } from '../tasks/registry.js';
+import { taskFor } from '../experiment/tasks.js';
 import type { ExperimentSpec } from '../experiment/load.js';
 import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
 import { banditConfig, harness, mmluConfig, tmpDir, type Harness } from './support/harness.js';

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../experiment/errors.js';
-import { resolveConfig, resolveConfigOnline, type MmluSpec } from '../experiment/load.js';
+import { resolveConfig, resolveConfigOnline } from '../experiment/load.js';
+import type { MmluSpec } from '../tasks/mmlu/config.js';
 import { loadSubject } from '../tasks/mmlu/data.js';
 
 const ROWS = 'What is 1+1?,1,2,3,4,B\n"Quoted, with comma",a,b,c,d,D\n';

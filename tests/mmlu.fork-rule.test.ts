@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Backend, GenerateRequest } from '../backends/types.js';
-import { resolveConfig, type MmluSpec } from '../experiment/load.js';
+import { resolveConfig } from '../experiment/load.js';
+import type { MmluSpec } from '../tasks/mmlu/config.js';
 import { SqliteStore, collect } from '../store/results.js';
 import { mmluTask } from '../tasks/mmlu/task.js';
 import { MMLU_DATA, tmpDir } from './support/harness.js';

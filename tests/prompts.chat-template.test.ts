@@ -17,7 +17,7 @@ import { resolveConfig } from '../experiment/load.js';
 import { InputError } from '../experiment/errors.js';
 import { mmluPrompt } from '../tasks/mmlu/runner.js';
 import { loadSubject } from '../tasks/mmlu/data.js';
-import type { MmluSpec } from '../experiment/load.js';
+import type { MmluSpec } from '../tasks/mmlu/config.js';
 import { MMLU_DATA } from './support/harness.js';
 import { SMOLLM2, TINY, llama3TokenizerDir, realModelOrFail } from './support/localFixtures.js';
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { OpenAIBackend } from '../backends/openai.js';
+import { OpenAIBackend } from '../backends/openai/backend.js';
 import { bucketKey, RequestGate } from '../control/gate.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { atCalls, startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';

@@ -5,6 +5,7 @@
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import '../tasks/index.js';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { BackendRegistry } from '../backends/registry.js';
 import { storesFromEnv, type StoreResolver } from '../store/results.js';

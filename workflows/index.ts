@@ -2,8 +2,11 @@
  * Durable orchestration of an experiment. Deterministic and small: planning, scoring and reducing are
  * activities; this file only fans work out, tracks progress and carries state across continue-as-new.
  *
- *   experimentWorkflow ── plan ──> shards (child workflows, bounded window) ── reduce
- *        shardWorkflow ── batches (activities, bounded window), progress signalled to the parent
+ *   experimentWorkflow ── plan ──> stage 0's shards ──> [plan stage k ──> its shards]… ── reduce
+ *        shardWorkflow ── batches of one stage (activities, bounded window), progress signalled to the parent
+ *
+ * A task has ordered stages; stage k+1 is planned (an activity) once stage k's shards have all completed.
+ * Single-stage runs, including every run started before stages existed, issue exactly the commands they did.
  */
 import {
   ApplicationFailure,
@@ -29,6 +32,7 @@ import type {
   ProgressUpdate,
   ShardInput,
   ShardResult,
+  StagePlan,
 } from './types.js';
 import { DONE, EXPERIMENT, MODEL, TASK, TOTAL } from './searchAttributes.js';
 import { RunControl, pauseTypeOf } from './control.js';
@@ -41,11 +45,20 @@ export interface Progress {
   done: number;
   total: number;
   discarded: number;
+  /** Of the current stage. */
   shardsDone: number;
   shards: number;
   phase: 'planning' | 'scoring' | 'paused' | 'reducing' | 'done';
   /** Why the run is paused (run control). */
   reason?: string;
+  /** The current stage's name, and every stage's cells (total null: not planned yet). */
+  stage: string;
+  stages: StageProgress[];
+}
+export interface StageProgress {
+  name: string;
+  done: number;
+  total: number | null;
 }
 export const progressQuery = defineQuery<Progress>('progress');
 
@@ -67,6 +80,11 @@ const { planExperiment: planExperimentBounded } = proxyActivities<typeof activit
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '8s', maximumAttempts: PLAN_MAX_ATTEMPTS, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
+const { planStage } = proxyActivities<typeof activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
 const { reduceExperiment } = proxyActivities<typeof activities>({
   startToCloseTimeout: '30 minutes',
   retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
@@ -75,11 +93,18 @@ const { reduceExperiment } = proxyActivities<typeof activities>({
 export async function experimentWorkflow(input: ExperimentInput): Promise<ExperimentResult> {
   const info = workflowInfo();
   let phase: Progress['phase'] = input.state ? 'scoring' : 'planning';
-  const live = new Map<number, number>(); // shard → cells done so far (running shards)
+  const live = new Map<number, number>(); // shard → cells done so far (running shards of the current stage)
   let plan: ExperimentPlan | undefined = input.state?.plan;
+  let stage = input.state?.stage ?? 0;
+  let stagePlan: StagePlan | undefined = input.state?.stagePlan;
   let nextShard = input.state?.nextShard ?? 0;
   let doneCells = input.state?.doneCells ?? 0;
   let discarded = input.state?.discarded ?? 0;
+  // Per stage: cells planned and done by completed shards. States from before stages: one stage, done = doneCells.
+  const stageCells = input.state ? (input.state.stageCells ?? [{ total: input.state.plan.totalCells, done: doneCells }]) : [];
+  const stageNames = (): string[] => plan?.stages ?? ['score'];
+  const shardsOf = (): ExperimentPlan['shards'] => (stage === 0 ? (plan?.shards ?? []) : (stagePlan?.shards ?? []));
+  const liveCells = () => [...live.values()].reduce((a, b) => a + b, 0);
   // Run control (pause/resume/throttle, budgets): workflows/control.ts.
   const ctl = new RunControl(input.state?.control, () => showProgress());
   // Shards below the cursor have finished, but for those a pause stopped, which run again (and count then).
@@ -87,17 +112,23 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   ctl.installParent();
   const progress = (): Progress => ({
     run: plan?.run ?? '',
-    done: doneCells + [...live.values()].reduce((a, b) => a + b, 0),
-    total: plan?.totalCells ?? 0,
+    done: doneCells + liveCells(),
+    total: stageCells.reduce((a, c) => a + c.total, 0),
     discarded,
     shardsDone,
-    shards: plan?.shards.length ?? 0,
+    shards: shardsOf().length,
     phase: ctl.paused && phase === 'scoring' ? 'paused' : phase,
     ...(ctl.paused && ctl.state.reason ? { reason: ctl.state.reason } : {}),
+    stage: stageNames()[stage] ?? '',
+    stages: stageNames().map((name, i) => ({
+      name,
+      done: (stageCells[i]?.done ?? 0) + (i === stage ? liveCells() : 0),
+      total: stageCells[i]?.total ?? null,
+    })),
   });
   setHandler(progressQuery, progress);
-  setHandler(progressSignal, ({ shard, cells }) => {
-    if (live.has(shard)) live.set(shard, Math.max(live.get(shard) ?? 0, cells));
+  setHandler(progressSignal, ({ stage: from = 0, shard, cells }) => {
+    if (from === stage && live.has(shard)) live.set(shard, Math.max(live.get(shard) ?? 0, cells));
     showProgress();
   });
 
@@ -105,9 +136,12 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   const showProgress = (force = false) => {
     if (!plan) return;
     const p = progress();
+    const stages = p.stages.length > 1
+      ? `\n\n${p.stages.map((st, i) => `${i === stage && p.phase === 'scoring' ? '**' : ''}${i + 1}. ${st.name}: ${st.done} / ${st.total ?? '?'}${i === stage && p.phase === 'scoring' ? '**' : ''}`).join(' · ')}`
+      : '';
     setCurrentDetails(
       `**${p.run}** · ${plan.task} · ${plan.model}\n\n${p.done} / ${p.total} cells (${pct(p.done, p.total)}), ` +
-        `${p.discarded} discarded, shards ${p.shardsDone}/${p.shards} · phase: ${p.phase}` +
+        `${p.discarded} discarded, shards ${p.shardsDone}/${p.shards} · phase: ${p.phase}${stages}` +
         (p.reason ? `\n\n**Paused:** ${p.reason}. Resume: \`rolyplay resume ${p.run}\`` : ''),
     );
     // Each upsert is a history event: only on shard completion or every ~5 % of progress.
@@ -129,85 +163,115 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       { key: DONE, value: 0 },
     ]);
     phase = 'scoring';
+    stageCells.push({ total: plan.totalCells, done: 0 });
   }
   const thePlan = plan;
   if (thePlan.budget && !ctl.state.budget) ctl.state.budget = thePlan.budget;
   showProgress(true);
 
-  const running = new Map<number, Promise<ShardResult>>();
   let failure: unknown;
-  while ((nextShard < thePlan.shards.length || running.size > 0 || ctl.hasRetries) && failure === undefined) {
-    // When Temporal suggests continue-as-new, start nothing more: drain the children, then continue. Paused: likewise.
-    while (running.size < ctl.shards(thePlan.shardsInFlight) && (nextShard < thePlan.shards.length || ctl.hasRetries) && !ctl.paused && !workflowInfo().continueAsNewSuggested) {
-      const retry = ctl.takeRetry();
-      const shard = thePlan.shards[retry ?? nextShard] as ExperimentPlan['shards'][number];
-      if (retry === undefined) nextShard++;
-      live.set(shard.index, 0);
-      const child = await startChild(shardWorkflow, {
-        workflowId: `${info.workflowId}/shard-${shard.index}`,
-        taskQueue: info.taskQueue,
-        args: [
-          {
-            parentId: info.workflowId,
-            plan: {
-              run: thePlan.run,
-              ...storeRef(thePlan),
-              specHash: thePlan.specHash,
-              taskQueue: thePlan.taskQueue,
-              batchesInFlight: thePlan.batchesInFlight,
-              heartbeatTimeoutMs: thePlan.heartbeatTimeoutMs,
-            },
-            shard,
-            ...(Object.keys(ctl.state).length > 1 ? { control: ctl.state } : {}),
-          } satisfies ShardInput,
-        ],
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      });
-      ctl.started(child.workflowId);
-      running.set(
-        shard.index,
-        child.result().then((r) => {
-          ctl.finished(child.workflowId);
-          running.delete(shard.index);
-          live.delete(shard.index);
-          doneCells += r.cells;
-          discarded += r.discarded;
-          shardsDone++;
-          showProgress(true);
-          return r;
-        }, (err) => {
-          ctl.finished(child.workflowId);
-          running.delete(shard.index);
-          // A used budget or quota pauses the run: the shard runs again on resume (it skips what is stored).
-          const pause = pauseTypeOf(err);
-          if (pause) {
-            live.delete(shard.index);
-            ctl.pauseFor(pause, messageOf(err), shard.index);
-            return { cells: 0, discarded: 0 };
-          }
-          failure ??= err;
-          throw err;
-        }),
-      );
+  for (;;) {
+    // A later stage is planned once every batch of the one before is stored (its plan may depend on them).
+    if (stage > 0 && !stagePlan) {
+      const cellsBefore = stageCells.slice(0, stage).reduce((a, c) => a + c.total, 0);
+      stagePlan = await planStage({ run: thePlan.run, specHash: thePlan.specHash, ...storeRef(thePlan), stage, cellsBefore });
+      stageCells[stage] = { total: stagePlan.cells, done: 0 };
+      upsertSearchAttributes([{ key: TOTAL, value: progress().total }]);
+      showProgress(true);
     }
-    if (running.size === 0) {
-      if (ctl.paused) {
-        await ctl.whilePaused();
+    await runShards();
+    if (failure !== undefined || stage + 1 >= stageNames().length) break;
+    stage++;
+    nextShard = 0;
+    shardsDone = 0;
+    stagePlan = undefined;
+    // Between stages nothing runs: a suggested continue-as-new loses nothing here (the new run plans the stage).
+    if (workflowInfo().continueAsNewSuggested) await continueAsNewHere();
+  }
+
+  /** Run the current stage's shards from `nextShard` (child workflows, at most shardsInFlight at once; run control). */
+  async function runShards(): Promise<void> {
+    const shards = shardsOf();
+    const running = new Map<number, Promise<ShardResult>>();
+    while ((nextShard < shards.length || running.size > 0 || ctl.hasRetries) && failure === undefined) {
+      // When Temporal suggests continue-as-new, start nothing more: drain the children, then continue. Paused: likewise.
+      while (running.size < ctl.shards(thePlan.shardsInFlight) && (nextShard < shards.length || ctl.hasRetries) && !ctl.paused && !workflowInfo().continueAsNewSuggested) {
+        const retry = ctl.takeRetry();
+        const shard = shards[retry ?? nextShard] as ExperimentPlan['shards'][number];
+        if (retry === undefined) nextShard++;
+        live.set(shard.index, 0);
+        const child = await startChild(shardWorkflow, {
+          // Stage 0 keeps the ids of runs started before stages.
+          workflowId: stage === 0 ? `${info.workflowId}/shard-${shard.index}` : `${info.workflowId}/stage-${stage}/shard-${shard.index}`,
+          taskQueue: info.taskQueue,
+          args: [
+            {
+              parentId: info.workflowId,
+              plan: {
+                run: thePlan.run,
+                ...storeRef(thePlan),
+                specHash: thePlan.specHash,
+                taskQueue: thePlan.taskQueue,
+                batchesInFlight: thePlan.batchesInFlight,
+                heartbeatTimeoutMs: thePlan.heartbeatTimeoutMs,
+                ...(stage > 0 ? { stage } : {}),
+              },
+              shard,
+              ...(Object.keys(ctl.state).length > 1 ? { control: ctl.state } : {}),
+            } satisfies ShardInput,
+          ],
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        });
+        ctl.started(child.workflowId);
+        running.set(
+          shard.index,
+          child.result().then((r) => {
+            ctl.finished(child.workflowId);
+            running.delete(shard.index);
+            live.delete(shard.index);
+            doneCells += r.cells;
+            (stageCells[stage] as { done: number }).done += r.cells;
+            discarded += r.discarded;
+            shardsDone++;
+            showProgress(true);
+            return r;
+          }, (err) => {
+            ctl.finished(child.workflowId);
+            running.delete(shard.index);
+            // A used budget or quota pauses the run: the shard runs again on resume (it skips what is stored).
+            const pause = pauseTypeOf(err);
+            if (pause) {
+              live.delete(shard.index);
+              ctl.pauseFor(pause, messageOf(err), shard.index);
+              return { cells: 0, discarded: 0 };
+            }
+            failure ??= err;
+            throw err;
+          }),
+        );
+      }
+      if (running.size === 0) {
+        if (ctl.paused) {
+          await ctl.whilePaused();
+          continue;
+        }
+        // Nothing in flight: children finished, so continuing here loses nothing.
+        if (workflowInfo().continueAsNewSuggested && (nextShard < shards.length || ctl.hasRetries)) await continueAsNewHere();
         continue;
       }
-      if (workflowInfo().continueAsNewSuggested && (nextShard < thePlan.shards.length || ctl.hasRetries)) {
-        // Nothing in flight: children finished, so continuing here loses nothing.
-        await continueAsNew<typeof experimentWorkflow>({
-          ...input,
-          // Shards start in order and all have finished (retried ones are in the control state), so the next index
-          // is the whole cursor.
-          state: { plan: thePlan, nextShard, doneCells, discarded, ...(Object.keys(ctl.state).length > 1 ? { control: ctl.state } : {}) },
-        });
-      }
-      continue;
+      await Promise.race([...running.values()]).catch(() => undefined);
     }
-    await Promise.race([...running.values()]).catch(() => undefined);
   }
+
+  /** Continue as new between shards (none running): shards start in order, so `nextShard` is the whole cursor. */
+  async function continueAsNewHere(): Promise<never> {
+    return continueAsNew<typeof experimentWorkflow>({
+      ...input,
+      // Retried shards are in the control state.
+      state: { plan: thePlan, nextShard, doneCells, discarded, stage, ...(stagePlan ? { stagePlan } : {}), stageCells, ...(Object.keys(ctl.state).length > 1 ? { control: ctl.state } : {}) },
+    });
+  }
+
   if (failure !== undefined) {
     phase = 'done';
     throw ApplicationFailure.nonRetryable(
@@ -252,7 +316,7 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
       const b = shard.batches[i] as ShardInput['shard']['batches'][number];
       running.set(
         i,
-        runBatch({ run: plan.run, ...storeRef(plan), specHash: plan.specHash, group: b.group, start: b.start, end: b.end, ...ctl.batchInput() }).then(
+        runBatch({ run: plan.run, ...storeRef(plan), specHash: plan.specHash, ...(plan.stage ? { stage: plan.stage } : {}), group: b.group, start: b.start, end: b.end, ...ctl.batchInput() }).then(
           (r) => {
             running.delete(i);
             cells += r.cells;
@@ -263,7 +327,7 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
             // maximum per shard, so signals arriving out of order do no harm.
             if (!throttleProgress || Date.now() - lastSignal >= PROGRESS_EVERY_MS) {
               lastSignal = Date.now();
-              signals.push(parent.signal(progressSignal, { shard: shard.index, cells }).catch(() => undefined));
+              signals.push(parent.signal(progressSignal, { ...(plan.stage ? { stage: plan.stage } : {}), shard: shard.index, cells }).catch(() => undefined));
             }
           },
           (err) => {

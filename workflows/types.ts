@@ -21,9 +21,14 @@ export interface ExperimentInput {
 
 export interface ExperimentState {
   plan: ExperimentPlan;
-  /** Shards before this index have completed. */
+  /** The stage in progress (absent: 0) and, from stage 1 on, its plan. */
+  stage?: number;
+  stagePlan?: StagePlan;
+  /** Per stage so far: cells planned and done (absent in states of runs started before stages). */
+  stageCells?: { total: number; done: number }[];
+  /** Shards of the current stage before this index have completed. */
   nextShard: number;
-  /** Cells of completed shards. */
+  /** Cells of completed shards (all stages). */
   doneCells: number;
   discarded: number;
   /** Run control (pause, budget, concurrency, rate) carried across continue-as-new. */
@@ -43,7 +48,24 @@ export interface RunRef {
   storePath?: string;
 }
 
+/** Which stage of a run (index into the task's stages; absent: 0, as in plans made before stages). */
+export interface StageRef extends RunRef {
+  stage: number;
+  /** Cells of the stages before this one (the run's total is updated to these plus this stage's). */
+  cellsBefore: number;
+}
+
+/** A stage planned after its predecessor completed. */
+export interface StagePlan {
+  stage: number;
+  name: string;
+  shards: ShardPlan[];
+  cells: number;
+}
+
 export interface BatchRef extends RunRef {
+  /** The task's stage (absent: 0). */
+  stage?: number;
   /** An MMLU subject, or "games" for the bandit. */
   group: string;
   start: number;
@@ -73,14 +95,20 @@ export interface ExperimentPlan {
   shardsInFlight: number;
   batchesInFlight: number;
   heartbeatTimeoutMs: number;
+  /** Stage 0's shards (later stages are planned by `planStage` when they start). */
   shards: ShardPlan[];
+  /** The task's stage names, in order (absent in plans made before stages: one stage). */
+  stages?: string[];
   /** `budget:` of the config (plans of older code have none). */
   budget?: Budget;
 }
 
 export interface ShardInput {
   parentId: string;
-  plan: Pick<ExperimentPlan, 'run' | 'specHash' | 'taskQueue' | 'batchesInFlight' | 'heartbeatTimeoutMs'> & Partial<Pick<ExperimentPlan, 'outDir' | 'storePath'>>;
+  plan: Pick<ExperimentPlan, 'run' | 'specHash' | 'taskQueue' | 'batchesInFlight' | 'heartbeatTimeoutMs'> & Partial<Pick<ExperimentPlan, 'outDir' | 'storePath'>> & {
+    /** The stage whose batches this shard runs (absent: 0). */
+    stage?: number;
+  };
   shard: ShardPlan;
   /** Carried across continue-as-new: batches before this index are done. */
   nextBatch?: number;
@@ -96,6 +124,8 @@ export interface ShardResult {
 }
 
 export interface ProgressUpdate {
+  /** Absent: stage 0 (signals of shards started before stages). */
+  stage?: number;
   shard: number;
   cells: number;
 }

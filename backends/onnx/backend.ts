@@ -49,8 +49,6 @@ const HF_DEFAULT_TOP_K = 50;
 
 export class LocalOnnxBackend implements Backend {
   readonly id: string;
-  // One onnxruntime session per process computes on this thread: batches take turns (see Backend.exclusive).
-  readonly exclusive = true;
   private ready?: Promise<LocalModel>;
   private readonly answers = new Map<string, AnswerTokens>();
 

@@ -86,7 +86,6 @@ const threads = new Map<string, { worker: Worker; pending: Map<number, (r: Respo
 
 export class ThreadedBackend implements Backend {
   readonly id: string;
-  readonly exclusive = true;
   private readonly key: string;
 
   constructor(private readonly opts: ThreadedOptions, private readonly format: PromptFormat) {

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { InputError } from '../../experiment/errors.js';
 import { modelLabel, type ExperimentSpec } from '../../experiment/load.js';
 import { SqliteStores, sqlitePath } from '../../store/results.js';
-import { taskFor } from '../../tasks/registry.js';
+import { taskFor } from '../../experiment/tasks.js';
 import { formatTable } from '../table.js';
 import { runTimes } from '../../report/data.js';
 import { isAlive, readOwner } from '../owner.js';

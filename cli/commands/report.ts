@@ -1,6 +1,6 @@
 /** `rolyplay report <run>`: re-reduce a run from its store and write its report.html and provenance.json. */
 import { join } from 'node:path';
-import { taskFor } from '../../tasks/registry.js';
+import { taskFor } from '../../experiment/tasks.js';
 import { writeRunReport } from '../../report/index.js';
 import { withRun } from './results.js';
 

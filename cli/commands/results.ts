@@ -7,9 +7,9 @@ import { isAlive, readOwner } from '../owner.js';
 import { InputError } from '../../experiment/errors.js';
 import { sqlitePath, storesFromEnv, type ResultStore, type RunRecord, type StoreResolver } from '../../store/results.js';
 import type { ExperimentSpec } from '../../experiment/load.js';
-import { taskFor } from '../../tasks/registry.js';
+import { taskFor } from '../../experiment/tasks.js';
 import { formatTable } from '../table.js';
-import { queryProgress, workflowIdFor } from '../runs.js';
+import { phaseLabel, queryProgress, workflowIdFor } from '../runs.js';
 import { readUsage } from '../../control/gate.js';
 
 export function runFolder(run: string, output: string): { dir: string; name: string } {
@@ -69,7 +69,7 @@ export async function statusCommand(run: string, opts: { output: string }): Prom
         const d = await handle.describe().catch(() => undefined);
         lines.push(`workflow ${workflowIdFor(rec.run)}: ${d ? d.status.name : 'not found'}`);
         const p = d?.status.name === 'RUNNING' ? await queryProgress(handle) : undefined;
-        if (p) lines.push(`progress: ${p.done} / ${p.total}, phase ${p.phase}, shards ${p.shardsDone}/${p.shards}`);
+        if (p) lines.push(`progress: ${p.done} / ${p.total}, phase ${phaseLabel(p)}, shards ${p.shardsDone}/${p.shards}`);
         if (p?.reason) lines.push(`paused: ${p.reason}; \`rolyplay resume ${rec.run}\` continues it`);
       } catch (err) {
         // The stored counts above are the truth either way: say why the live state is missing, do not fail.
@@ -95,7 +95,8 @@ export async function resultsCommand(run: string, opts: { format: 'table' | 'csv
       process.stdout.write(`${formatTable(report.table)}\n${report.cells} cells of ${rec.totalCells}${complete ? '' : ' (run not finished)'}\n`);
       return;
     }
-    const file = opts.format === 'json' ? report.files.metricsJson : (report.files.resultsCsv ?? report.files.trialsCsv);
+    const { resultFiles } = taskFor(spec);
+    const file = report.files[opts.format === 'json' ? resultFiles.json : resultFiles.csv];
     process.stdout.write(readFileSync(file as string, 'utf8'));
   });
 }

@@ -11,16 +11,16 @@ import { checkOutputFolder, EnvironmentError } from '../../experiment/envErrors.
 import { InputError } from '../../experiment/errors.js';
 import { connectCluster, type Cluster } from '../connect.js';
 import type { DevServer } from '../../server/devServer.js';
-import { existingStore, queryProgress, startOrAttach, storedCount, workflowIdFor } from '../runs.js';
+import { existingStore, phaseLabel, queryProgress, startOrAttach, storedCount, workflowIdFor } from '../runs.js';
 import { claimRunFolder, waitForOwnerAddress, readOwner, isAlive, type OwnerLock } from '../owner.js';
 import { activityProblems, ProblemReporter, progressStats, type Sample } from '../watch.js';
 import { createWorkers, runWorkers } from '../../workers/index.js';
 import { printTable } from '../table.js';
-import { servedModelWarning } from '../../backends/openai.js';
+import { servedModelWarning } from '../../backends/openai/backend.js';
 import { storesFromEnv, type StoreResolver } from '../../store/results.js';
 import { runSummary } from '../summary.js';
 import { writeRunReportOrError } from '../../report/index.js';
-import { taskFor } from '../../tasks/registry.js';
+import { taskFor } from '../../experiment/tasks.js';
 import type { experimentWorkflow } from '../../workflows/index.js';
 import type { ExperimentInput, ExperimentResult } from '../../workflows/types.js';
 
@@ -221,7 +221,7 @@ async function attachToOwner(cluster: Cluster, spec: ExperimentSpec, input: Expe
 async function describeKept(spec: ExperimentSpec, stores: StoreResolver): Promise<string> {
   try {
     const rec = await (await existingStore(stores, spec))?.getRun(spec.run);
-    return `${await storedCount(stores, spec)} of ${rec?.totalCells ?? '?'} ${spec.task === 'bandit' ? 'games' : 'cells'}`;
+    return `${await storedCount(stores, spec)} of ${rec?.totalCells ?? '?'} ${taskFor(spec).unitName ?? 'cells'}`;
   } catch {
     return 'the results stored so far';
   }
@@ -230,7 +230,7 @@ async function describeKept(spec: ExperimentSpec, stores: StoreResolver): Promis
 /** Things that are valid but probably not meant, said before the run starts. */
 export function configWarnings(spec: ExperimentSpec): string[] {
   const out: string[] = [];
-  const scoring = spec.scoring as { mode?: string; maxTokens?: number; maxTries?: number };
+  const scoring = ((spec as { scoring?: unknown }).scoring ?? {}) as { mode?: string; maxTokens?: number; maxTries?: number };
   if (spec.model.backend === 'openai' && scoring.mode?.startsWith('generate') && scoring.maxTokens === undefined) {
     out.push(
       `scoring.mode ${scoring.mode} without scoring.max_tokens: a server that generates to EOS (llama.cpp, vLLM, Ollama) answers with long texts, ` +
@@ -341,9 +341,11 @@ async function followRun(
         samples.push({ t: Date.now(), done: p.done });
         if (samples.length > 200) samples.shift();
         const { rate, eta } = progressStats(samples, p.total);
-        if (!started && tty) bar.start(p.total, p.done, { rate, eta_s: eta, phase: p.phase });
+        if (!started && tty) bar.start(p.total, p.done, { rate, eta_s: eta, phase: phaseLabel(p) });
         started = true;
-        if (tty) bar.update(p.done, { rate, eta_s: eta, phase: p.phase });
+        // A later stage, once planned, adds its cells to the total.
+        if (tty) bar.setTotal(p.total);
+        if (tty) bar.update(p.done, { rate, eta_s: eta, phase: phaseLabel(p) });
       }
       // Run control: a pause (by the user, a used budget, the provider's quota) is said once, with how to resume.
       if (p?.reason !== pausedFor) {

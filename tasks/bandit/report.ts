@@ -7,7 +7,7 @@ import { modelLabel } from '../../experiment/load.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import type { BanditSpec } from '../../experiment/load.js';
+import type { BanditSpec } from '../../tasks/bandit/config.js';
 import type { StoredGame } from './records.js';
 import { writeFileAtomic } from '../mmlu/report.js';
 import type { Arm } from './env.js';

@@ -5,7 +5,7 @@
  * mid-game. A game is fully determined by the run seed, its keys and its actions, so a seeded run replays the same.
  */
 import type { BackendError, Outcome, PromptInput } from '../../backends/types.js';
-import type { BanditSpec } from '../../experiment/load.js';
+import type { BanditSpec } from '../../tasks/bandit/config.js';
 import { saveGames, storedGameKeys, gameKey, countGames, type StoredGame, type StoredTrial } from './records.js';
 import { worstError, BatchFailure, promptHash } from '../batch.js';
 import type { BatchContext, BatchOutcome, BatchRange } from '../types.js';

@@ -1,22 +1,19 @@
 /** The two-armed bandit as an engine task: a batch is a range of games × all personas, played in lockstep. */
-import type { BanditSpec } from '../../experiment/load.js';
-import type { TaskDefinition } from '../types.js';
-import { ciText, round } from '../mmlu/task.js';
+import { BanditConfig, resolveBandit, type BanditSpec } from './config.js';
+import type { PlannedBatch, TaskDefinition } from '../types.js';
+import { ciText, round } from '../numbers.js';
 import { runBanditBatch } from './runner.js';
-import { banditMetrics, writeBanditReport } from './report.js';
+import { banditMetrics, writeBanditReport, type BanditMetrics } from './report.js';
+import { banditHeadline, banditSections } from '../../report/bandit.js';
 import { countGames, loadGames } from './records.js';
 
 export const banditTask: TaskDefinition<BanditSpec> = {
-  plan(spec) {
-    const batches = [];
-    for (let start = 0; start < spec.games; start += spec.execution.unitsPerBatch) {
-      const end = Math.min(spec.games, start + spec.execution.unitsPerBatch);
-      batches.push({ group: 'games', start, end, cells: (end - start) * spec.personas.length });
-    }
-    return batches;
-  },
-
-  runBatch: runBanditBatch,
+  name: 'bandit',
+  config: BanditConfig,
+  resolve: resolveBandit,
+  stages: [{ name: 'play', plan, runBatch: runBanditBatch }],
+  resultFiles: { csv: 'trialsCsv', json: 'metricsJson' },
+  unitName: 'games',
 
   async report(spec, store, outDir) {
     const games = await loadGames(store, spec.run);
@@ -45,6 +42,17 @@ export const banditTask: TaskDefinition<BanditSpec> = {
     return `bandit · ${spec.run} · ${spec.personas.length} personas × ${spec.games} games`;
   },
 
+  async page(_spec, metrics, { totalCells, modelLabel }) {
+    const m = metrics as BanditMetrics;
+    const games = m.personas.reduce((s, p) => s + p.games + p.abandoned, 0);
+    const warnings = totalCells !== undefined && games < totalCells ? [`The run is not finished: ${games} of ${totalCells} games are stored.`] : [];
+    const body = await banditSections(m);
+    const subtitle = `two-armed bandit · ${modelLabel} · ${m.personas.length} personas × ${m.games_per_persona} games × ${m.trials} trials · format ${m.format}, scoring ${m.scoring}`;
+    return { subtitle, warnings, ...body };
+  },
+
+  consoleSummary: (metrics) => [banditHeadline(metrics as BanditMetrics)],
+
   details(spec) {
     return [
       `**Task** two-armed bandit: ${spec.games} games × ${spec.trials} trials per persona, ${spec.design} design, seed ${spec.seed}`,
@@ -52,3 +60,13 @@ export const banditTask: TaskDefinition<BanditSpec> = {
     ];
   },
 };
+
+/** A batch: a range of games × all personas. */
+function plan(spec: BanditSpec): PlannedBatch[] {
+  const batches: PlannedBatch[] = [];
+  for (let start = 0; start < spec.games; start += spec.execution.unitsPerBatch) {
+    const end = Math.min(spec.games, start + spec.execution.unitsPerBatch);
+    batches.push({ group: 'games', start, end, cells: (end - start) * spec.personas.length });
+  }
+  return batches;
+}

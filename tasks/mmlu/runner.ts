@@ -9,7 +9,7 @@ import { chatSystem, formatPrompt } from '../../prompts/formats.js';
 import { argmax, exactOption, softmax } from '../../scoring/options.js';
 import type { CellResult } from '../../store/results.js';
 import { cellKey } from '../../store/results.js';
-import type { MmluSpec } from '../../experiment/load.js';
+import type { MmluSpec } from '../../tasks/mmlu/config.js';
 import { loadSubject, mmluItemId, OPTION_LETTERS, type MmluItem } from './data.js';
 import { renderMmluPrompt } from './prompts.js';
 

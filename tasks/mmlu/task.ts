@@ -1,25 +1,19 @@
 /** MMLU as an engine task: batches are questions of one subject × all personas. */
-import type { MmluSpec } from '../../experiment/load.js';
-import type { TaskDefinition } from '../types.js';
+import { MmluConfig, resolveMmlu, type MmluSpec } from './config.js';
+import type { PlannedBatch, TaskDefinition } from '../types.js';
 import { loadSubject } from './data.js';
 import { runMmluBatch } from './runner.js';
-import { mmluMetrics, writeMmluReport } from './report.js';
+import { mmluMetrics, writeMmluReport, type MmluMetrics } from './report.js';
+import { expertHeadline, mmluSections } from '../../report/mmlu.js';
+import { ci, num } from '../../report/html.js';
 import { collect } from '../../store/results.js';
 
 export const mmluTask: TaskDefinition<MmluSpec> = {
-  plan(spec) {
-    const batches = [];
-    for (const subject of spec.data.subjects) {
-      const n = Math.min(loadSubject(spec.data.path, subject, spec.data.split).length, spec.data.limit ?? Infinity);
-      for (let start = 0; start < n; start += spec.execution.unitsPerBatch) {
-        const end = Math.min(n, start + spec.execution.unitsPerBatch);
-        batches.push({ group: subject, start, end, cells: (end - start) * spec.personas.length });
-      }
-    }
-    return batches;
-  },
-
-  runBatch: runMmluBatch,
+  name: 'mmlu',
+  config: MmluConfig,
+  resolve: resolveMmlu,
+  stages: [{ name: 'score', plan, runBatch: runMmluBatch }],
+  resultFiles: { csv: 'resultsCsv', json: 'metricsJson' },
 
   async report(spec, store, outDir) {
     const cells = await collect(store.streamCells(spec.run));
@@ -44,6 +38,29 @@ export const mmluTask: TaskDefinition<MmluSpec> = {
     return `mmlu · ${spec.run} · ${spec.personas.length} personas × ${spec.data.subjects.length} subjects`;
   },
 
+  async page(spec, metrics, { totalCells }) {
+    const m = metrics as MmluMetrics;
+    const warnings: string[] = [];
+    if (totalCells !== undefined && m.cells < totalCells) warnings.push(`The run is not finished: ${m.cells} of ${totalCells} cells are scored.`);
+    if (m.discarded > 0) warnings.push(`${m.discarded} answer${m.discarded === 1 ? ' was' : 's were'} discarded (no valid letter after the retries); accuracies are over the scored items.`);
+    const body = await mmluSections(m, spec.groups.neutral);
+    const subtitle = `MMLU · ${m.model} · ${m.personas.length} personas × ${m.subjects.length} subjects (${m.split}) · ${m.cells} cells · template ${m.template}, format ${m.format}, scoring ${m.scoring}`;
+    return { subtitle, warnings, ...body };
+  },
+
+  consoleSummary(metrics) {
+    const m = metrics as MmluMetrics;
+    const lines: string[] = [];
+    const ranked = m.per_persona.filter((p) => p.accuracy !== null).sort((a, b) => b.accuracy! - a.accuracy!);
+    const show = (p: (typeof ranked)[number]) => `${p.persona} ${num(p.accuracy)} ${ci(p.ci95)}`;
+    if (ranked.length) lines.push(`best: ${ranked.slice(0, 3).map(show).join('; ')}`, `worst: ${ranked.slice(-3).reverse().map(show).join('; ')}`);
+    const none = m.per_persona.find((p) => p.persona === 'none');
+    if (none) lines.push(`no persona: ${show(none as (typeof ranked)[number])}`);
+    const sig = m.persona_tests.comparisons.filter((c) => c.control === 'none' && c.p_holm < 0.05).length;
+    lines.push(expertHeadline(m), `personas that differ from no persona (exact McNemar, Holm p < 0.05): ${sig}`);
+    return lines;
+  },
+
   details(spec) {
     return [
       `**Task** mmlu (${spec.data.split}, ${spec.data.subjects.length} subjects${spec.data.limit ? `, first ${spec.data.limit} questions each` : ''})`,
@@ -52,12 +69,18 @@ export const mmluTask: TaskDefinition<MmluSpec> = {
   },
 };
 
-/** "[lo, hi]" with 3 decimals, or null (shown as "-"). */
-export function ciText(ci: readonly [number, number] | null | undefined): string | null {
-  return ci ? `[${ci[0].toFixed(3)}, ${ci[1].toFixed(3)}]` : null;
+/** A batch: some questions of one subject × all personas. */
+function plan(spec: MmluSpec): PlannedBatch[] {
+  const batches: PlannedBatch[] = [];
+  for (const subject of spec.data.subjects) {
+    const n = Math.min(loadSubject(spec.data.path, subject, spec.data.split).length, spec.data.limit ?? Infinity);
+    for (let start = 0; start < n; start += spec.execution.unitsPerBatch) {
+      const end = Math.min(n, start + spec.execution.unitsPerBatch);
+      batches.push({ group: subject, start, end, cells: (end - start) * spec.personas.length });
+    }
+  }
+  return batches;
 }
 
-export function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
+import { ciText, round } from '../numbers.js';
+export { ciText, round };

@@ -1,5 +1,5 @@
 /** Synthetic MMLU cells and specs for the reduce and report tests. */
-import type { MmluSpec } from '../../experiment/load.js';
+import type { MmluSpec } from '../../tasks/mmlu/config.js';
 import type { CellResult } from '../../store/results.js';
 
 export function fakeCell(persona: string, subject: string, index: number, correct: boolean | null): CellResult {

@@ -6,9 +6,9 @@
  */
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { z } from 'zod';
-import { RequestLimiter } from './limiter.js';
-import { RunPausedError, type RequestGate } from '../control/gate.js';
-import { chatMessages } from '../prompts/formats.js';
+import { RequestLimiter } from '../limiter.js';
+import { RunPausedError, type RequestGate } from '../../control/gate.js';
+import { chatMessages } from '../../prompts/formats.js';
 import {
   BackendError,
   FatalBackendError,
@@ -21,7 +21,7 @@ import {
   type OptionScoreRequest,
   type Outcome,
   type PromptInput,
-} from './types.js';
+} from '../types.js';
 
 export interface OpenAIBackendOptions {
   /** e.g. "https://api.openai.com/v1" or "http://localhost:8000/v1" */

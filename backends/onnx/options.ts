@@ -1,0 +1,18 @@
+/** The `model:` block of the local onnxruntime backend: its one options type, with its defaults. */
+import { z } from 'zod';
+import { ONNX_VARIANTS } from './folder.js';
+
+const posInt = z.number().int().positive();
+
+export const OnnxModel = z
+  .object({
+    backend: z.literal('onnx'),
+    /** A local model folder (Hugging Face ONNX layout) or a hub id such as onnx-community/Llama-3.2-1B-Instruct. */
+    path: z.string().min(1),
+    variant: z.enum(ONNX_VARIANTS).default('fp32'),
+    providers: z.array(z.enum(['cpu', 'cuda'])).min(1).default(['cpu']),
+    max_batch: posInt.default(64),
+  })
+  .strict();
+
+export type OnnxModelSpec = z.output<typeof OnnxModel>;
