@@ -17,6 +17,8 @@ import { mmluConfig, tmpDir } from './support/harness.js';
 import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
 import { storedCells } from './support/cells.js';
 import { CLI, startFleet, waitFor, type Fleet } from './support/fleet.js';
+import { describePostgres, postgresUrl } from './support/postgres.js';
+import { PostgresStores } from '../store/results.js';
 
 const LIMIT = 8;
 const questions = [...readQuestions('abstract_algebra', LIMIT), ...readQuestions('anatomy', LIMIT)];
@@ -44,19 +46,25 @@ afterAll(async () => {
 
 /** `rolyplay <args>` (async: this process serves the fake API meanwhile). */
 async function rolyplay(...args: string[]): Promise<string> {
-  const out = await run(process.execPath, [CLI, ...args], { env: { ...process.env, TEMPORAL_ADDRESS: address() }, encoding: 'utf8' }).catch((e: { stdout?: string; stderr?: string; message: string }) => {
+  return rolyplayIn({}, ...args);
+}
+
+/** `rolyplay <args>` with `env` added (e.g. ROLYPLAY_STORE, as the workers have it). */
+async function rolyplayIn(env: NodeJS.ProcessEnv, ...args: string[]): Promise<string> {
+  const out = await run(process.execPath, [CLI, ...args], { env: { ...process.env, TEMPORAL_ADDRESS: address(), ...env }, encoding: 'utf8' }).catch((e: { stdout?: string; stderr?: string; message: string }) => {
     throw new Error(`rolyplay ${args.join(' ')} failed: ${e.stderr ?? e.message}`);
   });
   return out.stdout;
 }
 
-async function start(extra: { budget?: Record<string, number>; rpm?: number; execution?: Record<string, unknown> }): Promise<{ name: string; base: string; handle: WorkflowHandle<typeof experimentWorkflow> }> {
+async function start(extra: { budget?: Record<string, number>; rpm?: number; execution?: Record<string, unknown>; taskQueue?: string }): Promise<{ name: string; base: string; handle: WorkflowHandle<typeof experimentWorkflow> }> {
   const name = `ctl-${randomUUID().slice(0, 8)}`;
   const base = tmpDir();
-  const config = mmluConfig({ baseURL: fake.baseURL, taskQueue, outDir: base, name, limit: LIMIT, execution: { shards_in_flight: 2, batches_in_flight: 2, heartbeat_s: 5, ...extra.execution } });
+  const queue = extra.taskQueue ?? taskQueue;
+  const config = mmluConfig({ baseURL: fake.baseURL, taskQueue: queue, outDir: base, name, limit: LIMIT, execution: { shards_in_flight: 2, batches_in_flight: 2, heartbeat_s: 5, ...extra.execution } });
   (config.model as Record<string, unknown>).rpm = extra.rpm ?? 6000;
   if (extra.budget) config.budget = extra.budget;
-  const handle = await client.workflow.start(experimentWorkflow, { taskQueue, workflowId: `rolyplay-${name}`, args: [{ config }] });
+  const handle = await client.workflow.start(experimentWorkflow, { taskQueue: queue, workflowId: `rolyplay-${name}`, args: [{ config }] });
   return { name, base, handle };
 }
 
@@ -170,5 +178,63 @@ describe('run control', () => {
     console.info(`throttle: ${after.length} requests after resume at 120 rpm; peak ${peak.count} in 5 s (limit 10 + 4)`);
     expect(after.length).toBeGreaterThan(5);
     expect(peak.count).toBeLessThanOrEqual(14);
+  });
+});
+
+describePostgres('run control on PostgreSQL', () => {
+  it('a request budget reached mid-run pauses workers on one database (status shows it); a resume with a raised budget finishes with every cell once', async () => {
+    fake.reset();
+    const url = postgresUrl();
+    const queue = `pause-pg-${randomUUID()}`;
+    const pgFleet = startFleet({ n: 2, taskQueue: queue, address: address(), store: url });
+    const stores = await PostgresStores.open(url);
+    const env = { ROLYPLAY_STORE: url };
+    try {
+      const store = await stores.forRun();
+      const BUDGET = 30;
+      const { name, base, handle } = await start({ budget: { requests: BUDGET }, taskQueue: queue });
+      const p = await paused(handle);
+      expect(p.reason).toContain(`budget of ${BUDGET} requests is used`);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      // The usage row in the database held the budget for both workers: nothing beyond it reached the server.
+      const atPause = scoredCalls(name).length;
+      expect(atPause).toBeLessThanOrEqual(BUDGET);
+      expect(atPause).toBeGreaterThan(0);
+      const stored = (await store.countCells(name, 'mmlu')).cells;
+      expect(stored).toBeGreaterThan(0);
+      expect(stored).toBeLessThan(CELLS);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(scoredCalls(name).length).toBe(atPause);
+
+      // The CLI reads the stored counts and the usage from the database the workers use.
+      const status = await rolyplayIn(env, 'status', name, '--output', base);
+      expect(status).toContain(`in ${store.label}`);
+      expect(status).toContain(`cells stored: ${stored} / ${CELLS}`);
+      expect(status).toContain('phase paused');
+      expect(status).toContain(`paused: run ${name} paused: the budget of ${BUDGET} requests is used`);
+      expect(status).toMatch(new RegExp(`usage: ${atPause} requests`));
+
+      expect(await rolyplayIn(env, 'resume', name, '--output', base, '--budget-requests', '1000')).toContain(`run ${name}: running; budget requests=1000`);
+      const result = await handle.result();
+      expect(result.cells).toBe(CELLS);
+      const rows: string[] = [];
+      for await (const c of store.streamCells(name)) rows.push(`${c.persona}|${c.item}|${c.sample}`);
+      expect(rows).toHaveLength(CELLS);
+      expect(new Set(rows).size).toBe(CELLS);
+      // Batches ran on both processes, and the usage in the database is what the server saw.
+      const identities = new Set<string>();
+      for (let k = 0; ; k++) {
+        const h = await client.workflow.getHandle(`rolyplay-${name}/shard-${k}`).fetchHistory().catch(() => undefined);
+        if (!h) break;
+        for (const e of h.events ?? []) if (e.activityTaskStartedEventAttributes?.identity) identities.add(e.activityTaskStartedEventAttributes.identity);
+      }
+      expect(identities.size).toBe(2);
+      const metrics = JSON.parse(await rolyplayIn(env, 'results', name, '--output', tmpDir(), '--format', 'json')) as { usage: { total: { requests: number } } };
+      expect(metrics.usage.total.requests).toBe(scoredCalls(name).length);
+      console.info(`budget on PostgreSQL: paused with ${atPause}/${BUDGET} requests sent and ${stored}/${CELLS} cells stored; resumed to ${result.cells} cells, ${scoredCalls(name).length} requests in all`);
+    } finally {
+      await pgFleet.kill();
+      await stores.close();
+    }
   });
 });

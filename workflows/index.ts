@@ -100,7 +100,6 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   let nextShard = input.state?.nextShard ?? 0;
   let doneCells = input.state?.doneCells ?? 0;
   let discarded = input.state?.discarded ?? 0;
-  let shardsDone = nextShard;
   // Per stage: cells planned and done by completed shards. States from before stages: one stage, done = doneCells.
   const stageCells = input.state ? (input.state.stageCells ?? [{ total: input.state.plan.totalCells, done: doneCells }]) : [];
   const stageNames = (): string[] => plan?.stages ?? ['score'];
@@ -108,6 +107,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   const liveCells = () => [...live.values()].reduce((a, b) => a + b, 0);
   // Run control (pause/resume/throttle, budgets): workflows/control.ts.
   const ctl = new RunControl(input.state?.control, () => showProgress());
+  // Shards below the cursor have finished, but for those a pause stopped, which run again (and count then).
+  let shardsDone = nextShard - (input.state?.control?.retryShards?.length ?? 0);
   ctl.installParent();
   const progress = (): Progress => ({
     run: plan?.run ?? '',
