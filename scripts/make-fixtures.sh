@@ -4,6 +4,8 @@
 #   bench-llama3  benchmark size (~350 MB), only with --bench
 #   SmolLM2-135M-Instruct-w8  the real model's batch-invariant variant (int8 weights, float32 activations; ~160 MB),
 #                 derived from ../shared/models/SmolLM2-135M-Instruct (read-only there), needed by tests when CI=true
+#   tiny-clip     random-weight CLIP in the hub's ONNX layout with the real BPE vocabulary, scikit-image photos and a
+#                 PyTorch reference (~15 MB), needed by tests/clip.*.test.ts when CI=true
 # The committed models/tiny-random-llama is regenerated with: $PY scripts/make-tiny-llama.py tiny --out models/tiny-random-llama
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,19 @@ fi
 SMOLLM2=${ROLYPLAY_SMOLLM2:-../shared/models/SmolLM2-135M-Instruct}
 if [[ -f "$SMOLLM2/onnx/model_int8.onnx" && ! -f .cache/fixtures/SmolLM2-135M-Instruct-w8/onnx/model_w8.onnx ]]; then
   "$PY" scripts/make-weight-only-int8.py "$SMOLLM2" .cache/fixtures/SmolLM2-135M-Instruct-w8
+fi
+# CLIP: its own venv, since the reference needs PyTorch + transformers (the CPU torch wheel is most of the time).
+CLIP_VENV=.cache/pyclip
+WHEELS=.cache/wheels
+if [[ ! -f .cache/fixtures/tiny-clip/reference.json || scripts/make-tiny-clip.py -nt .cache/fixtures/tiny-clip/reference.json ]]; then
+  if ! "$CLIP_VENV/bin/python" -c 'import torch, transformers, onnx' 2>/dev/null; then
+    python3 -m venv "$CLIP_VENV"
+    "$CLIP_VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-clip.txt
+  fi
+  # Only read as zip archives: the BPE vocabulary (open_clip_torch, MIT) and the CC0 / public-domain photos.
+  "$CLIP_VENV/bin/pip" download --quiet --disable-pip-version-check --no-deps -d "$WHEELS" \
+    open_clip_torch==3.3.0 scikit-image==0.26.0
+  "$CLIP_VENV/bin/python" scripts/make-tiny-clip.py --wheels "$WHEELS" --out .cache/fixtures/tiny-clip
 fi
 if [[ "${1:-}" == "--bench" ]]; then
   "$PY" scripts/make-tiny-llama.py llama3 --out .cache/fixtures/bench-llama3 \

@@ -128,8 +128,18 @@ async function download(id: string, variant: OnnxVariant, dir: string): Promise<
         'model.path to that local folder (Hugging Face ONNX layout: config.json, tokenizer.json, onnx/model.onnx).',
     );
   }
+  await downloadHubFiles(id, files, dir);
+}
+
+/**
+ * Downloads `files` (paths inside the repo) of hub model `id` into `dir` with a progress bar, skipping files already
+ * there. Shared by every backend that reads the hub's ONNX layout (onnx, clip).
+ */
+export async function downloadHubFiles(id: string, files: string[], dir: string): Promise<void> {
+  const { env } = await import('@huggingface/transformers');
+  if (process.env.HF_ENDPOINT) env.remoteHost = process.env.HF_ENDPOINT;
   // Data files before the .onnx that references them, so an interrupted download never looks complete.
-  files.sort((a, b) => Number(a.endsWith('.onnx')) - Number(b.endsWith('.onnx')));
+  files = [...files].sort((a, b) => Number(a.endsWith('.onnx')) - Number(b.endsWith('.onnx')));
   // cli-progress draws garbage on stop() when stderr is not a terminal (logs, CI): print one line per file there.
   const bars = progressBars();
   const token = process.env.HF_TOKEN ?? process.env.HF_ACCESS_TOKEN;

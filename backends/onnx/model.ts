@@ -161,7 +161,7 @@ export function sessionOptions(eps: ExecutionProvider[], variant: OnnxVariant): 
   };
 }
 
-async function createSession(file: string, eps: ExecutionProvider[], variant: OnnxVariant): Promise<ort.InferenceSession> {
+export async function createSession(file: string, eps: ExecutionProvider[], variant: OnnxVariant): Promise<ort.InferenceSession> {
   try {
     return await ort.InferenceSession.create(file, sessionOptions(eps, variant));
   } catch (e) {
