@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RgbImage } from '../backends/capabilities.js';
-import { decodeImageFile } from '../backends/clip/image.js';
+import { cropBottom, decodeImageFile } from '../backends/clip/image.js';
 import { parsePreprocessConfig, preprocessImage, readPreprocessConfig, resizedSize } from '../backends/clip/preprocess.js';
 import { CLIP_IMAGES, TINY_CLIP, clipReference, golden, tinyClipOrFail } from './support/clipFixtures.js';
 
@@ -99,5 +99,15 @@ describe.runIf(tinyClipOrFail())('preprocessing equals the seed', () => {
       expect(max, file).toBeLessThanOrEqual(1e-6);
     }
     console.log(lines.join('\n'));
+  });
+});
+
+describe('per-data-set crop', () => {
+  it("cropBottom keeps the top rows, as PIL's crop((0, 0, w, h - px))", () => {
+    const img = synthetic('synthetic_1000x225_rgb', 7, 5); // pixel (x, y) = [x, y, 0]
+    const cut = cropBottom(img, 2);
+    expect([cut.width, cut.height]).toEqual([7, 3]);
+    expect(Array.from(cut.data.subarray(-3))).toEqual([6, 2, 0]);
+    expect(() => cropBottom(img, 5)).toThrow(/cannot crop 5 rows from the bottom of a 7×5 image/);
   });
 });

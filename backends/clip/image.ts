@@ -61,3 +61,15 @@ export async function decodeImage(bytes: Uint8Array, label: string): Promise<Rgb
 function notRgb(label: string, why: string): ImageFileError {
   return new ImageFileError(label, `${label} cannot be converted to RGB (${why}): save it as an RGB or greyscale JPEG/PNG.`);
 }
+
+/**
+ * `img` without its bottom `px` rows: FGVC-Aircraft's per-data-set step before CLIP's preprocessing (the seed crops
+ * the banner away with PIL's `crop((0, 0, w, h − 20))`). Row-major, so the rows kept are a prefix of the bytes.
+ */
+export function cropBottom(img: RgbImage, px: number): RgbImage {
+  if (!Number.isInteger(px) || px < 0 || px >= img.height) {
+    throw new FatalBackendError(`cannot crop ${px} rows from the bottom of a ${img.width}×${img.height} image`);
+  }
+  const height = img.height - px;
+  return { width: img.width, height, data: img.data.subarray(0, img.width * height * 3) };
+}
