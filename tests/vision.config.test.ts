@@ -48,3 +48,21 @@ describe('vision config', () => {
     for (const f of ['vl-demo.yaml', 'vl-cub.yaml', 'vl-cars.yaml']) expect(issues(parse(readFileSync(join(BUILTIN_CONFIGS, f), 'utf8'))), f).toEqual([]);
   });
 });
+
+describe('vl-demo without the tiny CLIP fixture', () => {
+  it('offline: the error names models.clip.candidates and scripts/make-fixtures.sh', async () => {
+    const { readConfigFile, resolveConfigOnline } = await import('../experiment/load.js');
+    const raw = readConfigFile(join(BUILTIN_CONFIGS, 'vl-demo.yaml')) as { models: { clip: { candidates: { path: string }[] } } };
+    raw.models.clip.candidates[0]!.path = '../.cache/fixtures/no-such-clip';
+    const had = process.env.HF_HUB_OFFLINE;
+    process.env.HF_HUB_OFFLINE = '1';
+    try {
+      await expect(resolveConfigOnline(raw, [], { baseDir: BUILTIN_CONFIGS, file: 'vl-demo.yaml' })).rejects.toThrow(
+        /vl-demo\.yaml: models\.clip\.candidates: no model candidate is usable: .*no-such-clip does not exist; Xenova\/clip-vit-base-patch32 could not be downloaded \(HF_HUB_OFFLINE=1\)\. Fix: .*bash scripts\/make-fixtures\.sh/,
+      );
+    } finally {
+      if (had === undefined) delete process.env.HF_HUB_OFFLINE;
+      else process.env.HF_HUB_OFFLINE = had;
+    }
+  });
+});
