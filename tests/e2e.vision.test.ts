@@ -308,6 +308,68 @@ describe('kill -9 of the worker mid-describe', () => {
   });
 });
 
+describe('kill -9 of the worker mid-embed_images', () => {
+  it('resumes: batches stored before the kill are not embedded again, no LLM call repeated, metrics equal a clean run', async () => {
+    // A folder set big enough to be caught mid-stage: the toy photos, 12 copies each (5 classes × 48 images).
+    const data = join(tmpDir(), 'folder');
+    const src = join(TOY, 'CUB_200_2011', 'images');
+    for (const cls of readdirSync(src)) {
+      const name = cls.replace(/^\d+\./, '').replaceAll('_', ' ');
+      for (const f of readdirSync(join(src, cls))) for (let k = 0; k < 12; k++) cpSync(join(src, cls, f), join(data, name, `${k}-${f}`));
+    }
+    const n = 5 * 4 * 12;
+    const address = inject('temporalAddress');
+    const taskQueue = `vision-crash-embed-${randomUUID()}`;
+    const outDir = tmpDir();
+    const cacheDir = tmpDir();
+    const cfg = (o: { outDir: string; cacheDir: string; taskQueue: string }) => ({
+      ...visionConfig({ name: 'crash-embed', ...o, data: { dataset: 'folder', path: data } }),
+      embedding: { texts_per_batch: 8, images_per_batch: 4 },
+    });
+    fake.reset();
+    const spawnWorker = () => spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'cli', 'main.js'), 'worker', '--task-queue', taskQueue], {
+      env: { ...process.env, TEMPORAL_ADDRESS: address, TEST_OPENAI_KEY: 'sk-test' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    let worker = spawnWorker();
+    try {
+      const handle = await h.client.workflow.start(experimentWorkflow, { taskQueue, workflowId: `vision-crash-embed-${randomUUID()}`, args: [{ config: cfg({ outDir, cacheDir, taskQueue }) }] });
+      const end = Date.now() + 90_000;
+      for (;;) {
+        if (byKind(recordsOf(outDir, 'crash-embed'), 'image').length >= 3) break;
+        if (Date.now() > end) throw new Error('embed_images did not start');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      worker.kill('SIGKILL');
+      await new Promise((r) => worker.once('exit', r));
+      const before = byKind(recordsOf(outDir, 'crash-embed'), 'image');
+      expect(before.length).toBeLessThan(n / 4); // mid-stage
+      expect(byKind(recordsOf(outDir, 'crash-embed'), 'prediction')).toHaveLength(0);
+      const filesBefore = imageFiles(cacheDir);
+      const callsBefore = llmCalls().length;
+      expect(callsBefore).toBe(DESCRIBE_CALLS + CLEAN_CALLS); // describe finished before the kill
+      worker = spawnWorker();
+      const result = await handle.result();
+      expect(result.cells).toBe(CELLS + TEXTS + n + PERSONAS.length * n);
+      expect(llmCalls()).toHaveLength(callsBefore); // not one LLM call after the kill
+      const after = byKind(recordsOf(outDir, 'crash-embed'), 'image');
+      expect(after).toHaveLength(n / 4);
+      // The batches stored before the kill were skipped: same records, their cache files untouched.
+      for (const r of before) expect(after.find((a) => a.key === r.key)).toEqual(r);
+      const filesAfter = imageFiles(cacheDir);
+      expect(filesAfter.size).toBe(n);
+      for (const [f, t] of filesBefore) expect(filesAfter.get(f), f).toBe(t);
+      const sums = after.map((r) => JSON.parse(r.payload) as { embedded: number; cached: number }).reduce((a, b) => a + b.embedded + b.cached, 0);
+      expect(sums).toBe(n);
+    } finally {
+      worker.kill('SIGKILL');
+    }
+    const clean = tmpDir();
+    await h.run({ config: cfg({ outDir: clean, cacheDir: tmpDir(), taskQueue: h.taskQueue }) });
+    expect(comparableMetrics(outDir, 'crash-embed')).toEqual(comparableMetrics(clean, 'crash-embed'));
+  });
+});
+
 describe('the CLI', () => {
   it('runs configs/vl-demo.yaml --headless: exit 0 and a report.html', async () => {
     const dir = tmpDir();
