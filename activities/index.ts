@@ -18,6 +18,8 @@ import { rolesOf, taskFor } from '../experiment/tasks.js';
 import { writeRunReportOrError } from '../report/index.js';
 import type { BatchRef, ExperimentPlan, ExperimentResult, RunRef, ShardPlan, StagePlan, StageRef } from '../workflows/types.js';
 import type { PlannedBatch } from '../tasks/types.js';
+import { RunControls } from './control.js';
+import { RunPausedError } from '../control/gate.js';
 
 export interface ActivityDeps {
   backends: BackendRegistry;
@@ -36,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
   const storeOf = (ref: RunRef): Promise<ResultStore> =>
     ref.storePath ? Promise.resolve(legacy.file(ref.storePath)) : stores.forRun({ run: ref.run, outDir: ref.outDir });
   const specs = new Map<string, { spec: ExperimentSpec; totalCells: number }>();
+  const controls = new RunControls(deps.configsDir ?? BUILTIN_CONFIGS);
   const runOf = async (ref: RunRef): Promise<{ spec: ExperimentSpec; totalCells: number; store: ResultStore }> => {
     const store = await storeOf(ref);
     const key = `${store.label}\u0000${ref.run}`;
@@ -60,6 +63,8 @@ export function createActivities(deps: ActivityDeps) {
       return asTemporalFailure(async () => {
         const baseDir = input.baseDir && isAbsolute(input.baseDir) ? input.baseDir : resolve(input.baseDir ?? process.cwd());
         const spec = await resolveConfigOnline(input.config, input.overrides, { baseDir, configsDir: deps.configsDir ?? BUILTIN_CONFIGS });
+        // A usd budget needs the model's price: an unknown model fails here, before anything is spent.
+        controls.price(spec, spec.budget);
         for (const model of Object.values(spec.models ?? { model: spec.model })) await deps.backends.preflight(model, spec.format);
         outDir = spec.outDir;
         // Fails on a path under /proc, where a recursive mkdir (the SQLite store's) would spin for ever.
@@ -90,6 +95,7 @@ export function createActivities(deps: ActivityDeps) {
           heartbeatTimeoutMs: spec.execution.heartbeatTimeoutMs,
           shards,
           stages: task.stages.map((s) => s.name),
+          ...(spec.budget ? { budget: spec.budget } : {}),
         };
       }, () => outDir);
     },
@@ -116,7 +122,8 @@ export function createActivities(deps: ActivityDeps) {
     async runBatch(ref: BatchRef): Promise<{ cells: number; discarded: number }> {
       return asTemporalFailure(async () => {
         const { spec, store } = await runOf(ref);
-        const backend = await deps.backends.llm(spec.model, spec.format);
+        // API backends: every request takes a permit of the fleet-wide bucket and counts against the budget.
+        const { backend, gate } = controls.gated(await deps.backends.llm(spec.model, spec.format), spec, store, ref.control);
         const models = modelsOf(spec, Object.keys(rolesOf(taskFor(spec)))[0] as string);
         const ctx = Context.current();
         // Each queued model request listens on the cancellation signal: a batch has many.
@@ -148,6 +155,7 @@ export function createActivities(deps: ActivityDeps) {
           );
         } finally {
           clearInterval(beat);
+          await gate?.flush().catch(() => undefined);
         }
       }, () => ref.outDir);
     },
@@ -203,6 +211,8 @@ async function asTemporalFailure<T>(fn: () => Promise<T>, where: () => string | 
     return await fn();
   } catch (err) {
     const cause = err instanceof BatchFailure ? err.backendError : err;
+    // A used budget or the provider's quota: the workflow pauses on these types instead of failing.
+    if (cause instanceof RunPausedError) throw ApplicationFailure.nonRetryable(cause.message, cause.pauseType);
     if (cause instanceof InputError) throw ApplicationFailure.nonRetryable(cause.message, 'InvalidInput');
     // A full disk or an unwritable folder is not healed by retrying: fail in seconds, naming the path and the fix.
     const path = where();

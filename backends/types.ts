@@ -12,6 +12,8 @@ export interface PromptInput {
   user: string;
   /** The prompt rendered in the configured prompt format (plain / llama3 chat / vicuna), for raw-text models. */
   text: string;
+  /** Whom the request's API usage is billed to (metrics.json's usage per persona); not sent, not hashed. */
+  persona?: string;
 }
 
 export interface OptionScoreRequest {

@@ -15,6 +15,7 @@ import { reportCommand } from './commands/report.js';
 import { lsCommand } from './commands/ls.js';
 import { compareCommand } from './commands/compare.js';
 import { uiCommand } from './commands/ui.js';
+import { pauseCommand, resumeCommand, throttleCommand } from './commands/control.js';
 import { toolVersion } from '../report/provenance.js';
 
 // `rolyplay results … | head` closes the pipe early: that is the reader's choice, not an error.
@@ -92,6 +93,32 @@ runCommandOn('ui')
   .description('serve the Temporal web UI over a finished local run\'s history (its temporal.db), until Ctrl-C')
   .option('--port <n>', 'web UI port (default: a free one)', (v) => positiveInt(v, '--port'))
   .action(async (run: string, opts) => uiCommand(run, opts));
+
+runCommandOn('pause')
+  .description('pause a running run: no new batches start, those in flight finish; `rolyplay resume` continues it')
+  .option('--reason <text>', 'shown in status and the web UI')
+  .action(async (run: string, opts) => pauseCommand(run, opts));
+
+runCommandOn('resume')
+  .description('resume a paused run (paused by you, a used budget or the provider\'s quota), optionally with a higher budget')
+  .option('--budget-usd <n>', 'new budget in US dollars', (v) => positiveNumber(v, '--budget-usd'))
+  .option('--budget-requests <n>', 'new budget in requests', (v) => positiveInt(v, '--budget-requests'))
+  .option('--budget-tokens <n>', 'new budget in tokens', (v) => positiveInt(v, '--budget-tokens'))
+  .action(async (run: string, opts) => resumeCommand(run, opts));
+
+runCommandOn('throttle')
+  .description('change a running run\'s request rate (shared by all its workers) and how much runs at once')
+  .option('--rpm <n>', 'requests per minute for the run\'s API key and model, across all workers', (v) => positiveInt(v, '--rpm'))
+  .option('--tpm <n>', 'tokens per minute, likewise', (v) => positiveInt(v, '--tpm'))
+  .option('--batches <n>', 'batches in flight per shard', (v) => positiveInt(v, '--batches'))
+  .option('--shards <n>', 'shards in flight', (v) => positiveInt(v, '--shards'))
+  .action(async (run: string, opts) => throttleCommand(run, opts));
+
+function positiveNumber(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InputError(flag, `"${v}" is not a positive number`, `pass e.g. ${flag} 5`);
+  return n;
+}
 
 function positiveInt(v: string, flag: string): number {
   const n = Number(v);

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { Budget } from '../control/budget.js';
 import { z } from 'zod';
 import { InputError } from './errors.js';
 import { applyOverrides, isPlainObject } from './overrides.js';
@@ -43,6 +44,8 @@ export interface CommonSpec {
   model: ModelSpec;
   /** Tasks with several model roles: every role's model (the primary's is `model`). Absent: one role. */
   models?: Record<string, ModelSpec>;
+  /** `budget:` of the config (run control, issue 11): not in specHash, so a resume may raise it. */
+  budget?: Budget;
   /** Set when the model in use is a fallback candidate with a warning (e.g. random weights): shown loudly. */
   modelWarning?: string;
   execution: {
@@ -317,6 +320,7 @@ function resolveCommon(cfg: CommonConfigParsed, ctx: ResolveState, results: Reco
     model,
     ...(models ? { models } : {}),
     ...(warning ? { modelWarning: warning } : {}),
+    ...(cfg.budget ? { budget: cfg.budget } : {}),
     execution: {
       unitsPerBatch: opts.unitsPerBatch,
       batchesPerShard: cfg.execution.batches_per_shard,

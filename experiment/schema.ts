@@ -8,6 +8,7 @@ import '../backends/index.js';
 import { extendedModelOptionsSchema, modelOptionsSchema } from '../backends/catalog.js';
 import type { OpenAIModelSpec } from '../backends/openai/options.js';
 import type { OnnxModelSpec } from '../backends/onnx/options.js';
+import { BudgetConfig } from '../control/budget.js';
 
 const posInt = z.number().int().positive();
 
@@ -95,6 +96,8 @@ export function commonFields<K extends string>(unitKey: K, unitDefault: number) 
     models: z.record(z.string().min(1), ModelChoice).optional(),
     execution: executionSchema(unitKey, unitDefault),
     output: OutputConfig,
+    /** Reached → the run pauses (nothing is lost); `rolyplay resume <run> --budget-…` continues it. */
+    budget: BudgetConfig.optional(),
   };
 }
 
@@ -112,4 +115,5 @@ export interface CommonConfigParsed {
   models?: Record<string, z.output<typeof ModelChoice>>;
   execution: { batches_per_shard: number; shards_in_flight: number; batches_in_flight: number; heartbeat_s: number; task_queue?: string };
   output: { dir: string };
+  budget?: z.output<typeof BudgetConfig>;
 }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { InputError } from './errors.js';
 import type { TaskDefinition } from '../tasks/types.js';
 import type { Capability } from '../backends/catalog.js';
+import { writeUsage } from '../activities/usage.js';
 import type { ExperimentSpec } from './load.js';
 
 // Any task's definition, whatever its spec and config types (checked where the task is defined).
@@ -44,8 +45,23 @@ export function taskNamed(name: string): TaskDefinition<ExperimentSpec> {
   if (!t) {
     throw new InputError('task', `unknown task "${name}"`, tasks.size ? `use one of ${registeredTaskNames().map((n) => JSON.stringify(n)).join(', ')}` : 'import the tasks (tasks/index.js) in the entry point');
   }
-  return t as TaskDefinition<ExperimentSpec>;
+  let w = withUsage.get(t);
+  if (!w) {
+    const task = t as TaskDefinition<ExperimentSpec>;
+    // Every task's metrics.json gets the run's API usage per persona (run control, issue 11), whoever writes it.
+    w = {
+      ...task,
+      report: async (spec, store, outDir) => {
+        const r = await task.report(spec, store, outDir);
+        if (outDir !== null) await writeUsage(store, spec, r.files);
+        return r;
+      },
+    };
+    withUsage.set(t, w);
+  }
+  return w;
 }
+const withUsage = new WeakMap<AnyTask, TaskDefinition<ExperimentSpec>>();
 
 /** A task's model roles (the first is the primary one: what `model:` names). */
 export function rolesOf(task: Pick<TaskDefinition<ExperimentSpec>, 'roles'>): Record<string, readonly Capability[]> {

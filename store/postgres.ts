@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS records (
   PRIMARY KEY (run, task, kind, key)
 );
 CREATE INDEX IF NOT EXISTS records_by_unit ON records (run, task, kind, unit, key);
+CREATE TABLE IF NOT EXISTS control (key ${T} PRIMARY KEY, state_json TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT now());
 `;
 
 /** The URL without user and password: what messages and logs may show. */
@@ -207,6 +208,42 @@ export class PostgresStore implements ResultStore {
 
   async *streamRecords(q: RecordQuery): AsyncIterable<TaskRecord> {
     for await (const r of this.cursor(`SELECT * FROM records WHERE ${RECORD_WHERE} ORDER BY unit, key`, recordArgs(q))) yield recordFromRow(r);
+  }
+
+  async updateControl<T>(keys: string[], fn: (states: (unknown | undefined)[], now: number) => { states: unknown[]; result: T }): Promise<T> {
+    // Locked in key order, so two workers updating the same rows never deadlock.
+    const order = [...new Set(keys)].sort();
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // Rows that do not exist yet cannot be locked: create them empty first ('null'), then lock them all.
+      await client.query({ name: 'control_init', text: "INSERT INTO control (key, state_json) SELECT unnest($1::text[]), 'null' ON CONFLICT (key) DO NOTHING", values: [order] });
+      const { rows } = await client.query({
+        name: 'control_lock',
+        text: 'SELECT key, state_json, (extract(epoch from clock_timestamp()) * 1000)::float8 AS now FROM control WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE',
+        values: [order],
+      });
+      const byKey = new Map(rows.map((r) => [r.key as string, JSON.parse(r.state_json as string) as unknown]));
+      const now = Math.floor(Number((rows[0] as { now?: number } | undefined)?.now ?? Date.now()));
+      const out = fn(keys.map((k) => byKey.get(k) ?? undefined), now);
+      await client.query({
+        name: 'control_put',
+        text: 'UPDATE control SET state_json = v.s, updated_at = now() FROM unnest($1::text[], $2::text[]) AS v(k, s) WHERE control.key = v.k',
+        values: [keys, out.states.map((st) => JSON.stringify(st))],
+      });
+      await client.query('COMMIT');
+      return out.result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async readControl(key: string): Promise<unknown | undefined> {
+    const [row] = await this.q('control_read', 'SELECT state_json FROM control WHERE key = $1', [key]);
+    return row ? ((JSON.parse(row.state_json as string) as unknown) ?? undefined) : undefined;
   }
 
   async close(): Promise<void> {

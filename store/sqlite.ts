@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS records (
   PRIMARY KEY (run, task, kind, key)
 );
 CREATE INDEX IF NOT EXISTS records_by_unit ON records (run, task, kind, unit, key);
+-- Run control shared by the run's worker processes (control/gate.ts): rate buckets and usage, as JSON.
+CREATE TABLE IF NOT EXISTS control (key TEXT PRIMARY KEY, state_json TEXT NOT NULL, updated_at TEXT NOT NULL);
 `;
 
 export function sqlitePath(outDir: string): string {
@@ -156,6 +158,29 @@ export class SqliteStore implements ResultStore {
       const l = page[page.length - 1] as Row;
       page = next.all(...recordArgs(q), l.unit, l.key, PAGE_ROWS) as Row[];
     }
+  }
+
+  async updateControl<T>(keys: string[], fn: (states: (unknown | undefined)[], now: number) => { states: unknown[]; result: T }): Promise<T> {
+    const get = this.stmt('SELECT state_json FROM control WHERE key = ?');
+    const put = this.stmt(`INSERT INTO control (key, state_json, updated_at) VALUES (?, ?, ?)
+      ON CONFLICT(key) DO UPDATE SET state_json = excluded.state_json, updated_at = excluded.updated_at`);
+    // IMMEDIATE takes the write lock before reading: two processes cannot both read the old state.
+    return this.db.transaction(() => {
+      const now = Date.now();
+      const states = keys.map((k) => {
+        const row = get.get(k) as { state_json: string } | undefined;
+        return row ? (JSON.parse(row.state_json) as unknown) : undefined;
+      });
+      const out = fn(states, now);
+      const at = new Date(now).toISOString();
+      keys.forEach((k, i) => put.run(k, JSON.stringify(out.states[i]), at));
+      return out.result;
+    }).immediate();
+  }
+
+  async readControl(key: string): Promise<unknown | undefined> {
+    const row = this.stmt('SELECT state_json FROM control WHERE key = ?').get(key) as { state_json: string } | undefined;
+    return row ? (JSON.parse(row.state_json) as unknown) : undefined;
   }
 
   async close(): Promise<void> {

@@ -89,6 +89,15 @@ export interface ResultStore {
   /** Ordered by unit, then key (byte order). */
   streamRecords(q: RecordQuery): AsyncIterable<TaskRecord>;
 
+  /**
+   * Run control shared by every worker of a run (rate buckets, usage against budgets): read the JSON states of
+   * `keys`, let `fn` compute new ones, write them, all in one transaction that no other worker can interleave with
+   * (SQLite: BEGIN IMMEDIATE; PostgreSQL: SELECT … FOR UPDATE). `now` is the store's clock (ms), the same for every
+   * worker of a PostgreSQL store. `fn` must be synchronous and may run again if the transaction is retried.
+   */
+  updateControl<T>(keys: string[], fn: (states: (unknown | undefined)[], now: number) => { states: unknown[]; result: T }): Promise<T>;
+  readControl(key: string): Promise<unknown | undefined>;
+
   close(): Promise<void>;
 }
 

@@ -274,3 +274,31 @@ describe('kill -9 of the worker mid-stage 2', () => {
     }
   });
 });
+
+describe('continue-as-new between and within stages', () => {
+  it('keeps the stage, its plan and the counts across continue-as-new', async () => {
+    const { startDevServer } = await import('../server/devServer.js');
+    const server = await startDevServer({ dbFile: join(tmpDir(), 'temporal.db'), headless: true, cli: inject('temporalCli'), dynamicConfig: ['limit.historyCount.suggestContinueAsNew=20'] });
+    const hc = await harness(server.address);
+    try {
+      await hc.startWorker();
+      const outDir = tmpDir();
+      const id = `staged-can-${randomUUID()}`;
+      const result = await hc.run({ config: config({ baseURL: fake.baseURL, taskQueue: hc.taskQueue, outDir, name: 'can' }) }, { workflowId: id });
+      expect(result.cells).toBe(DESCRIBED + EMBEDDED);
+      expect(result.totalCells).toBe(DESCRIBED + EMBEDDED);
+      const r = records(outDir, 'can');
+      expect(r.descriptions).toHaveLength(DESCRIBED);
+      expect(r.embeddings).toEqual(['text-0', 'text-1', 'text-2', 'text-3']);
+      // It did continue as new (else this test proves nothing), and the last run still reports both stages.
+      const handle = hc.client.workflow.getHandle(id);
+      const d = await handle.describe();
+      expect(d.runId).not.toBe(d.raw.workflowExecutionInfo?.firstRunId);
+      const p = await handle.query(progressQuery);
+      expect(p.stages).toEqual([{ name: 'describe', done: DESCRIBED, total: DESCRIBED }, { name: 'embed', done: EMBEDDED, total: EMBEDDED }]);
+    } finally {
+      await hc.close();
+      await server.stop();
+    }
+  });
+});

@@ -136,6 +136,38 @@ function contract(name: string, open: () => Promise<ResultStore>, openSecond: ()
       expect(all[2]).toEqual(rec('["b",3]', 3, true, payload));
     });
 
+    it('keeps run-control rows: read-modify-write of several keys at once, a result back, the store clock', async () => {
+      const a = `rate:${randomUUID()}`;
+      const b = `usage:${randomUUID()}`;
+      expect(await store.readControl(a)).toBeUndefined();
+      const t0 = Date.now();
+      const seen = await store.updateControl([a, b], (states, now) => {
+        expect(states).toEqual([undefined, undefined]);
+        expect(Math.abs(now - t0)).toBeLessThan(60_000);
+        return { states: [{ n: 1, s: 'ü"' }, { list: [1.5] }], result: 'first' };
+      });
+      expect(seen).toBe('first');
+      const again = await store.updateControl([b, a], (states) => ({ states: [{ list: [...((states[0] as { list: number[] }).list), 2] }, states[1]], result: states }));
+      expect(again).toEqual([{ list: [1.5] }, { n: 1, s: 'ü"' }]);
+      expect(await store.readControl(a)).toEqual({ n: 1, s: 'ü"' });
+      expect(await store.readControl(b)).toEqual({ list: [1.5, 2] });
+      // A throwing update changes nothing.
+      await expect(store.updateControl([a], () => { throw new Error('boom'); })).rejects.toThrow('boom');
+      expect(await store.readControl(a)).toEqual({ n: 1, s: 'ü"' });
+    });
+
+    it('serialises run-control updates from two connections: no increment is lost', async () => {
+      const key = `count:${randomUUID()}`;
+      const other = await openSecond();
+      try {
+        const inc = (s: ResultStore) => s.updateControl([key], ([st]) => ({ states: [{ n: ((st as { n?: number } | undefined)?.n ?? 0) + 1 }], result: undefined }));
+        await Promise.all(Array.from({ length: 60 }, (_, i) => inc(i % 2 ? store : other)));
+        expect(await store.readControl(key)).toEqual({ n: 60 });
+      } finally {
+        await other.close();
+      }
+    });
+
     it('takes concurrent writes of the same cells from two connections without losing or doubling one', async () => {
       const run = fresh();
       const other = await openSecond();

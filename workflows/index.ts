@@ -35,6 +35,9 @@ import type {
   StagePlan,
 } from './types.js';
 import { DONE, EXPERIMENT, MODEL, TASK, TOTAL } from './searchAttributes.js';
+import { RunControl, pauseTypeOf } from './control.js';
+
+export { pauseUpdate, resumeUpdate, setConcurrencyUpdate, setRateUpdate, controlQuery } from './control.js';
 
 export const progressSignal = defineSignal<[ProgressUpdate]>('progress');
 export interface Progress {
@@ -45,7 +48,9 @@ export interface Progress {
   /** Of the current stage. */
   shardsDone: number;
   shards: number;
-  phase: 'planning' | 'scoring' | 'reducing' | 'done';
+  phase: 'planning' | 'scoring' | 'paused' | 'reducing' | 'done';
+  /** Why the run is paused (run control). */
+  reason?: string;
   /** The current stage's name, and every stage's cells (total null: not planned yet). */
   stage: string;
   stages: StageProgress[];
@@ -101,6 +106,9 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   const stageNames = (): string[] => plan?.stages ?? ['score'];
   const shardsOf = (): ExperimentPlan['shards'] => (stage === 0 ? (plan?.shards ?? []) : (stagePlan?.shards ?? []));
   const liveCells = () => [...live.values()].reduce((a, b) => a + b, 0);
+  // Run control (pause/resume/throttle, budgets): workflows/control.ts.
+  const ctl = new RunControl(input.state?.control, () => showProgress());
+  ctl.installParent();
   const progress = (): Progress => ({
     run: plan?.run ?? '',
     done: doneCells + liveCells(),
@@ -108,7 +116,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     discarded,
     shardsDone,
     shards: shardsOf().length,
-    phase,
+    phase: ctl.paused && phase === 'scoring' ? 'paused' : phase,
+    ...(ctl.paused && ctl.state.reason ? { reason: ctl.state.reason } : {}),
     stage: stageNames()[stage] ?? '',
     stages: stageNames().map((name, i) => ({
       name,
@@ -131,7 +140,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
       : '';
     setCurrentDetails(
       `**${p.run}** · ${plan.task} · ${plan.model}\n\n${p.done} / ${p.total} cells (${pct(p.done, p.total)}), ` +
-        `${p.discarded} discarded, shards ${p.shardsDone}/${p.shards} · phase: ${p.phase}${stages}`,
+        `${p.discarded} discarded, shards ${p.shardsDone}/${p.shards} · phase: ${p.phase}${stages}` +
+        (p.reason ? `\n\n**Paused:** ${p.reason}. Resume: \`rolyplay resume ${p.run}\`` : ''),
     );
     // Each upsert is a history event: only on shard completion or every ~5 % of progress.
     if (force || p.done - lastUpserted >= Math.max(1, Math.ceil(p.total / 20))) {
@@ -155,33 +165,39 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     stageCells.push({ total: plan.totalCells, done: 0 });
   }
   const thePlan = plan;
+  if (thePlan.budget && !ctl.state.budget) ctl.state.budget = thePlan.budget;
   showProgress(true);
 
   let failure: unknown;
   for (;;) {
+    // A later stage is planned once every batch of the one before is stored (its plan may depend on them).
+    if (stage > 0 && !stagePlan) {
+      const cellsBefore = stageCells.slice(0, stage).reduce((a, c) => a + c.total, 0);
+      stagePlan = await planStage({ run: thePlan.run, specHash: thePlan.specHash, ...storeRef(thePlan), stage, cellsBefore });
+      stageCells[stage] = { total: stagePlan.cells, done: 0 };
+      upsertSearchAttributes([{ key: TOTAL, value: progress().total }]);
+      showProgress(true);
+    }
     await runShards();
     if (failure !== undefined || stage + 1 >= stageNames().length) break;
-    // The next stage: planned now that every batch of this one is stored (its plan may depend on them).
     stage++;
     nextShard = 0;
     shardsDone = 0;
     stagePlan = undefined;
+    // Between stages nothing runs: a suggested continue-as-new loses nothing here (the new run plans the stage).
     if (workflowInfo().continueAsNewSuggested) await continueAsNewHere();
-    stagePlan = await planStage({ run: thePlan.run, specHash: thePlan.specHash, ...storeRef(thePlan), stage, cellsBefore: stageCells.reduce((a, c) => a + c.total, 0) });
-    stageCells[stage] = { total: stagePlan.cells, done: 0 };
-    upsertSearchAttributes([{ key: TOTAL, value: progress().total }]);
-    showProgress(true);
   }
 
-  /** Run the current stage's shards from `nextShard` (child workflows, at most shardsInFlight at once). */
+  /** Run the current stage's shards from `nextShard` (child workflows, at most shardsInFlight at once; run control). */
   async function runShards(): Promise<void> {
     const shards = shardsOf();
     const running = new Map<number, Promise<ShardResult>>();
-    while ((nextShard < shards.length || running.size > 0) && failure === undefined) {
-      // When Temporal suggests continue-as-new, start nothing more: drain the children, then continue.
-      while (running.size < thePlan.shardsInFlight && nextShard < shards.length && !workflowInfo().continueAsNewSuggested) {
-        const shard = shards[nextShard] as ExperimentPlan['shards'][number];
-        nextShard++;
+    while ((nextShard < shards.length || running.size > 0 || ctl.hasRetries) && failure === undefined) {
+      // When Temporal suggests continue-as-new, start nothing more: drain the children, then continue. Paused: likewise.
+      while (running.size < ctl.shards(thePlan.shardsInFlight) && (nextShard < shards.length || ctl.hasRetries) && !ctl.paused && !workflowInfo().continueAsNewSuggested) {
+        const retry = ctl.takeRetry();
+        const shard = shards[retry ?? nextShard] as ExperimentPlan['shards'][number];
+        if (retry === undefined) nextShard++;
         live.set(shard.index, 0);
         const child = await startChild(shardWorkflow, {
           // Stage 0 keeps the ids of runs started before stages.
@@ -200,13 +216,16 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
                 ...(stage > 0 ? { stage } : {}),
               },
               shard,
+              ...(Object.keys(ctl.state).length > 1 ? { control: ctl.state } : {}),
             } satisfies ShardInput,
           ],
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         });
+        ctl.started(child.workflowId);
         running.set(
           shard.index,
           child.result().then((r) => {
+            ctl.finished(child.workflowId);
             running.delete(shard.index);
             live.delete(shard.index);
             doneCells += r.cells;
@@ -216,15 +235,27 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
             showProgress(true);
             return r;
           }, (err) => {
+            ctl.finished(child.workflowId);
             running.delete(shard.index);
+            // A used budget or quota pauses the run: the shard runs again on resume (it skips what is stored).
+            const pause = pauseTypeOf(err);
+            if (pause) {
+              live.delete(shard.index);
+              ctl.pauseFor(pause, messageOf(err), shard.index);
+              return { cells: 0, discarded: 0 };
+            }
             failure ??= err;
             throw err;
           }),
         );
       }
       if (running.size === 0) {
+        if (ctl.paused) {
+          await ctl.whilePaused();
+          continue;
+        }
         // Nothing in flight: children finished, so continuing here loses nothing.
-        if (workflowInfo().continueAsNewSuggested && nextShard < shards.length) await continueAsNewHere();
+        if (workflowInfo().continueAsNewSuggested && (nextShard < shards.length || ctl.hasRetries)) await continueAsNewHere();
         continue;
       }
       await Promise.race([...running.values()]).catch(() => undefined);
@@ -235,7 +266,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   async function continueAsNewHere(): Promise<never> {
     return continueAsNew<typeof experimentWorkflow>({
       ...input,
-      state: { plan: thePlan, nextShard, doneCells, discarded, stage, ...(stagePlan ? { stagePlan } : {}), stageCells },
+      // Retried shards are in the control state.
+      state: { plan: thePlan, nextShard, doneCells, discarded, stage, ...(stagePlan ? { stagePlan } : {}), stageCells, ...(Object.keys(ctl.state).length > 1 ? { control: ctl.state } : {}) },
     });
   }
 
@@ -265,6 +297,8 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE },
   });
   const parent = getExternalWorkflowHandle(input.parentId);
+  const ctl = new RunControl(input.control, () => undefined);
+  ctl.installShard();
   let next = input.nextBatch ?? 0;
   let cells = input.doneCells ?? 0;
   let discarded = input.discarded ?? 0;
@@ -276,12 +310,12 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
   let failure: unknown;
 
   while ((next < shard.batches.length || running.size > 0) && failure === undefined) {
-    while (running.size < plan.batchesInFlight && next < shard.batches.length && !workflowInfo().continueAsNewSuggested) {
+    while (running.size < ctl.batches(plan.batchesInFlight) && next < shard.batches.length && !ctl.paused && !workflowInfo().continueAsNewSuggested) {
       const i = next++;
       const b = shard.batches[i] as ShardInput['shard']['batches'][number];
       running.set(
         i,
-        runBatch({ run: plan.run, ...storeRef(plan), specHash: plan.specHash, ...(plan.stage ? { stage: plan.stage } : {}), group: b.group, start: b.start, end: b.end }).then(
+        runBatch({ run: plan.run, ...storeRef(plan), specHash: plan.specHash, ...(plan.stage ? { stage: plan.stage } : {}), group: b.group, start: b.start, end: b.end, ...ctl.batchInput() }).then(
           (r) => {
             running.delete(i);
             cells += r.cells;
@@ -303,9 +337,13 @@ export async function shardWorkflow(input: ShardInput): Promise<ShardResult> {
       );
     }
     if (running.size === 0) {
+      if (ctl.paused) {
+        await ctl.whilePaused();
+        continue;
+      }
       if (workflowInfo().continueAsNewSuggested && next < shard.batches.length) {
         await Promise.all(signals);
-        await continueAsNew<typeof shardWorkflow>({ ...input, nextBatch: next, doneCells: cells, discarded });
+        await continueAsNew<typeof shardWorkflow>({ ...input, nextBatch: next, doneCells: cells, discarded, ...(Object.keys(ctl.state).length > 1 ? { control: ctl.state } : {}) });
       }
       continue;
     }

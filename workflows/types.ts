@@ -3,6 +3,9 @@
  * model outputs stay in the result store, never in workflow history.
  */
 import type { PersonaSummary, ReportTable } from '../tasks/types.js';
+import type { Budget } from '../control/budget.js';
+import type { BatchControl } from '../activities/control.js';
+import type { ControlState } from './control.js';
 
 /** Input of `experimentWorkflow`, also what `temporal workflow start --input` takes (see README). */
 export interface ExperimentInput {
@@ -28,6 +31,8 @@ export interface ExperimentState {
   /** Cells of completed shards (all stages). */
   doneCells: number;
   discarded: number;
+  /** Run control (pause, budget, concurrency, rate) carried across continue-as-new. */
+  control?: ControlState;
 }
 
 /**
@@ -65,6 +70,8 @@ export interface BatchRef extends RunRef {
   group: string;
   start: number;
   end: number;
+  /** The workflow's current budget and rate (run control); absent in batches of older code. */
+  control?: BatchControl;
 }
 
 export interface ShardPlan {
@@ -92,6 +99,8 @@ export interface ExperimentPlan {
   shards: ShardPlan[];
   /** The task's stage names, in order (absent in plans made before stages: one stage). */
   stages?: string[];
+  /** `budget:` of the config (plans of older code have none). */
+  budget?: Budget;
 }
 
 export interface ShardInput {
@@ -105,6 +114,8 @@ export interface ShardInput {
   nextBatch?: number;
   doneCells?: number;
   discarded?: number;
+  /** The parent's run control when the shard started (or continued as new). */
+  control?: ControlState;
 }
 
 export interface ShardResult {

@@ -7,6 +7,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { z } from 'zod';
 import { RequestLimiter } from '../limiter.js';
+import { RunPausedError, type RequestGate } from '../../control/gate.js';
 import { chatMessages } from '../../prompts/formats.js';
 import {
   BackendError,
@@ -58,6 +59,8 @@ export class OpenAIBackend implements Backend {
   private readonly client: OpenAI;
   private readonly limiter: RequestLimiter;
   private readonly ctx: ErrorContext;
+  /** Set on views made by `withGate`: every request takes a permit of the fleet-wide bucket and reports its usage. */
+  private gate?: RequestGate;
 
   constructor(private readonly opts: OpenAIBackendOptions) {
     if (!Number.isInteger(opts.timeoutMs) || opts.timeoutMs <= 0) {
@@ -75,11 +78,23 @@ export class OpenAIBackend implements Backend {
   }
 
   scoreOptions(requests: OptionScoreRequest[], signal?: AbortSignal): Promise<Outcome<OptionScore>[]> {
-    return this.batch(requests, (r) => this.scoreOne(r, signal), signal);
+    return this.batch(requests, (r, meta) => this.scoreOne(r, signal, meta), signal);
   }
 
   generate(requests: GenerateRequest[], signal?: AbortSignal): Promise<Outcome<GenerateResult>[]> {
-    return this.batch(requests, (r) => this.generateOne(r, signal), signal);
+    return this.batch(requests, (r, meta) => this.generateOne(r, signal, meta), signal);
+  }
+
+  /** Bucket identity: what the fleet-wide limit is keyed by (hashed by the gate; never stored as is). */
+  get rateIdentity(): { baseURL: string; apiKey: string; model: string } {
+    return { baseURL: this.opts.baseURL, apiKey: this.opts.apiKey, model: this.opts.model };
+  }
+
+  /** This backend (same client and process limiter) with every request going through `gate`. */
+  withGate(gate: RequestGate): OpenAIBackend {
+    const view = Object.create(this) as OpenAIBackend;
+    view.gate = gate;
+    return view;
   }
 
   async preflight(signal?: AbortSignal): Promise<void> {
@@ -106,14 +121,14 @@ export class OpenAIBackend implements Backend {
     return this.limiter.close();
   }
 
-  private async batch<R, T>(
+  private async batch<R extends { prompt: PromptInput }, T>(
     requests: R[],
-    one: (r: R) => Promise<T>,
+    one: (r: R, meta: CallMeta) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<Outcome<T>[]> {
     const outcomes = await Promise.all(
       requests.map((r) =>
-        this.limiter.run(() => one(r), signal).then(
+        this.limiter.run(() => this.gated(r, one, signal), signal).then(
           (value): Outcome<T> => ({ ok: true, value }),
           (err: unknown): Outcome<T> => ({ ok: false, error: classifyError(err, this.ctx) }),
         ),
@@ -124,7 +139,31 @@ export class OpenAIBackend implements Backend {
     return outcomes;
   }
 
-  private async scoreOne(r: OptionScoreRequest, signal?: AbortSignal): Promise<OptionScore> {
+  /** One request through the gate (if any): a permit first, then its usage, headers and 429s reported back. */
+  private async gated<R extends { prompt: PromptInput }, T>(r: R, one: (r: R, meta: CallMeta) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const meta: CallMeta = {};
+    const gate = this.gate;
+    if (!gate) return one(r, meta);
+    await gate.acquire(signal);
+    try {
+      const value = await one(r, meta);
+      gate.done({ persona: r.prompt.persona, sent: true, headers: meta.headers, usage: meta.usage });
+      return value;
+    } catch (err) {
+      const api = err instanceof APIError && typeof err.status === 'number' ? err : undefined;
+      const e = classifyError(err, this.ctx);
+      gate.done({
+        persona: r.prompt.persona,
+        sent: meta.sent ?? api !== undefined,
+        headers: api?.headers,
+        ...(e instanceof RateLimitedError ? { throttledMs: e.retryAfterMs } : {}),
+        ...(meta.usage ? { usage: meta.usage } : {}),
+      });
+      throw e;
+    }
+  }
+
+  private async scoreOne(r: OptionScoreRequest, signal?: AbortSignal, meta: CallMeta = {}): Promise<OptionScore> {
     const body = await this.chat(
       {
         messages: chatMessages(r.prompt),
@@ -134,6 +173,7 @@ export class OpenAIBackend implements Backend {
         temperature: this.opts.temperature ?? 0,
       },
       signal,
+      meta,
     );
     const choice = firstChoice(body, this.ctx);
     if (!('logprobs' in choice)) {
@@ -149,7 +189,7 @@ export class OpenAIBackend implements Backend {
     return scoreFromTopLogprobs(r.options, top, choice.message.content ?? undefined);
   }
 
-  private async generateOne(r: GenerateRequest, signal?: AbortSignal): Promise<GenerateResult> {
+  private async generateOne(r: GenerateRequest, signal?: AbortSignal, meta: CallMeta = {}): Promise<GenerateResult> {
     const body = await this.chat(
       {
         messages: chatMessages(r.prompt),
@@ -162,19 +202,34 @@ export class OpenAIBackend implements Backend {
         // topK has no OpenAI equivalent; servers that accept it get it through `extraBody`.
       },
       signal,
+      meta,
     );
     return { text: firstChoice(body, this.ctx).message.content ?? '' };
   }
 
   /** Returns the body as `unknown`: compatible servers vary, so callers validate what they read. */
-  private chat(fields: Record<string, unknown>, signal?: AbortSignal): Promise<unknown> {
+  private async chat(fields: Record<string, unknown>, signal?: AbortSignal, meta: CallMeta = {}): Promise<unknown> {
     const params = { ...this.opts.extraBody, model: this.opts.model, ...fields };
-    return this.client.chat.completions.create(params as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, {
-      signal,
-    });
+    meta.sent = true;
+    const { data, response } = await this.client.chat.completions
+      .create(params as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, { signal })
+      .withResponse();
+    meta.headers = response.headers;
+    const usage = Usage.safeParse((data as { usage?: unknown } | string | null) && typeof data === 'object' ? (data as { usage?: unknown }).usage : undefined);
+    if (usage.success) meta.usage = { promptTokens: usage.data.prompt_tokens, completionTokens: usage.data.completion_tokens ?? 0 };
+    return data as unknown;
   }
 }
 
+
+/** What one request tells the gate. */
+interface CallMeta {
+  sent?: boolean;
+  headers?: Headers;
+  usage?: { promptTokens: number; completionTokens: number };
+}
+
+const Usage = z.object({ prompt_tokens: z.number().int().min(0), completion_tokens: z.number().int().min(0).nullish() });
 
 const Completion = z.object({
   choices: z.array(z.looseObject({ message: z.object({ content: z.string().nullish() }) })).min(1),
@@ -239,7 +294,11 @@ export function classifyError(err: unknown, ctx: ErrorContext): BackendError {
     if (status === 429) {
       // A quota error is sent as 429 too, but waiting does not refill a billing quota.
       if (err.code === 'insufficient_quota' || err.type === 'insufficient_quota') {
-        return new FatalBackendError(say(`HTTP 429 insufficient_quota: ${detail}`), status);
+        return new RunPausedError(say(`HTTP 429 insufficient_quota: ${detail}. The run pauses; add credit, then \`rolyplay resume <run>\``), 'QuotaExhausted', status);
+      }
+      // A daily cap (requests or tokens per day) does not refill within a retry's wait either.
+      if (/per day|daily|\bRPD\b|\bTPD\b/i.test(detail)) {
+        return new RunPausedError(say(`HTTP 429 daily limit: ${detail}. The run pauses; \`rolyplay resume <run>\` once the cap resets`), 'QuotaExhausted', status);
       }
       const delay = parseRetryAfterMs(err.headers) ?? DEFAULT_RETRY_AFTER_MS;
       return new RateLimitedError(say(`HTTP 429 rate limited: ${detail}`), delay);

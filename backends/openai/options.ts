@@ -13,6 +13,8 @@ export const OpenAIModel = z
     api_key_env: z.string().min(1).default('OPENAI_API_KEY'),
     concurrency: posInt.default(8),
     rpm: posInt.default(3500),
+    /** Tokens (prompt + completion) per minute, shared like `rpm` by every worker using this key and model. */
+    tpm: posInt.optional(),
     timeout_s: z.number().positive().default(60),
     top_logprobs: z.number().int().min(1).max(20).default(20),
   })

@@ -10,6 +10,7 @@ import type { ExperimentSpec } from '../../experiment/load.js';
 import { taskFor } from '../../experiment/tasks.js';
 import { formatTable } from '../table.js';
 import { phaseLabel, queryProgress, workflowIdFor } from '../runs.js';
+import { readUsage } from '../../control/gate.js';
 
 export function runFolder(run: string, output: string): { dir: string; name: string } {
   const asPath = resolve(run);
@@ -69,6 +70,7 @@ export async function statusCommand(run: string, opts: { output: string }): Prom
         lines.push(`workflow ${workflowIdFor(rec.run)}: ${d ? d.status.name : 'not found'}`);
         const p = d?.status.name === 'RUNNING' ? await queryProgress(handle) : undefined;
         if (p) lines.push(`progress: ${p.done} / ${p.total}, phase ${phaseLabel(p)}, shards ${p.shardsDone}/${p.shards}`);
+        if (p?.reason) lines.push(`paused: ${p.reason}; \`rolyplay resume ${rec.run}\` continues it`);
       } catch (err) {
         // The stored counts above are the truth either way: say why the live state is missing, do not fail.
         lines.push(`workflow: unknown: ${(err as Error).message}`);
@@ -78,6 +80,8 @@ export async function statusCommand(run: string, opts: { output: string }): Prom
     } else {
       lines.push('workflow: not running here (no TEMPORAL_ADDRESS, no live owner); `rolyplay run` with the same config resumes or shows it');
     }
+    const usage = await readUsage(store, rec.run).catch(() => undefined);
+    if (usage) lines.push(`usage: ${usage.requests} requests, ${usage.promptTokens} prompt + ${usage.completionTokens} completion tokens, $${usage.costUsd.toFixed(4)}`);
     process.stdout.write(lines.join('\n') + '\n');
   });
 }

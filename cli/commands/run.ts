@@ -332,6 +332,7 @@ async function followRun(
 
   async function watch(): Promise<ExperimentResult | undefined> {
     let tick = 0;
+    let pausedFor: string | undefined;
     while (!finished && !o.signal.aborted && !gone) {
       // A query needs a worker: once the run is over (and its owner's worker gone), it would hang; the result wins.
       const ended = result.then(() => undefined, () => undefined);
@@ -345,6 +346,11 @@ async function followRun(
         // A later stage, once planned, adds its cells to the total.
         if (tty) bar.setTotal(p.total);
         if (tty) bar.update(p.done, { rate, eta_s: eta, phase: phaseLabel(p) });
+      }
+      // Run control: a pause (by the user, a used budget, the provider's quota) is said once, with how to resume.
+      if (p?.reason !== pausedFor) {
+        pausedFor = p?.reason;
+        if (pausedFor) process.stderr.write(`\npaused: ${pausedFor}\n`);
       }
       // A full disk stalls both the store and the dev server's db: stop with the path instead of hanging.
       const full = diskFull(o.outDir, o.resume);

@@ -39,6 +39,7 @@ export const BanditConfig = z
     models: common.models,
     execution: common.execution,
     output: common.output,
+    budget: common.budget,
   })
   .strict();
 

@@ -60,7 +60,7 @@ export async function runBanditBatch(ctx: BatchContext<BanditSpec>, batch: Batch
 
   let active = live.filter((l) => !l.game.isDone);
   while (active.length > 0) {
-    const prompts = active.map((l) => promptOf(l.game.currentPrompt(spec.format, spec.chat)));
+    const prompts = active.map((l) => ({ ...promptOf(l.game.currentPrompt(spec.format, spec.chat)), persona: l.game.persona }));
     const outcomes = spec.scoring.mode === 'logits' ? await byLogits(ctx, active, prompts) : await byGeneration(ctx, active, prompts);
     const errors = outcomes.flatMap((o): BackendError[] => (o.ok ? [] : [o.error]));
     const finished = active.filter((l) => l.game.isDone);

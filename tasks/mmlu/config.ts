@@ -68,6 +68,7 @@ export const MmluConfig = z
     models: common.models,
     execution: common.execution,
     output: common.output,
+    budget: common.budget,
   })
   .strict();
 

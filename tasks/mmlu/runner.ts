@@ -56,7 +56,7 @@ export async function runMmluBatch(ctx: BatchContext, batch: BatchRange): Promis
     const id = ids[q] as string;
     const todo = spec.personas.filter((p) => !done.has(cellKey(p, id)));
     if (todo.length > 0) {
-      const prompts = todo.map((p) => mmluPrompt(spec, item, p));
+      const prompts = todo.map((p): PromptInput => ({ ...mmluPrompt(spec, item, p), persona: p }));
       const outcomes =
         spec.scoring.mode === 'logits'
           ? await scoreByLogits(ctx, prompts)

@@ -12,9 +12,12 @@ export function storedCells(outDir: string, run: string): { persona: string; ite
   }
 }
 
-/** metrics.json without the fields that name the run. */
+/**
+ * metrics.json without the fields that name the run, nor its API usage: a crashed or retried run re-sends requests,
+ * so its usage differs from an uninterrupted one while its results must not.
+ */
 export function comparableMetrics(outDir: string, run: string): unknown {
   const m = JSON.parse(readFileSync(join(outDir, run, 'metrics.json'), 'utf8')) as Record<string, unknown>;
-  const { run: _run, ...rest } = m;
+  const { run: _run, usage: _usage, ...rest } = m;
   return rest;
 }

@@ -91,6 +91,8 @@ export interface FakeOpenAIOptions {
   listedModels?: string[];
   /** Listen on this port (e.g. one a run was pointed at before the server came up); default: a free one. */
   port?: number;
+  /** Extra headers of each successful answer, e.g. `x-ratelimit-remaining-requests` (run control tests). */
+  responseHeaders?: (callIndex: number, req: ChatRequest) => Record<string, string> | undefined;
 }
 
 export interface FakeOpenAI {
@@ -105,6 +107,7 @@ export interface FakeOpenAI {
   setPolicy(policy: Policy): void;
   setFaults(faults: FaultSchedule | undefined): void;
   setLatency(latencyMs: FakeOpenAIOptions['latencyMs']): void;
+  setResponseHeaders(headers: FakeOpenAIOptions['responseHeaders']): void;
   /** Forgets recorded calls (so fault call indices restart at 0) and the in-flight maximum. */
   reset(): void;
   /** Stops listening and destroys every connection, hung ones included. */
@@ -115,6 +118,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
   let policy: Policy = opts.policy ?? (() => ({ content: 'ok' }));
   let faults = opts.faults;
   let latency = opts.latencyMs;
+  let responseHeaders = opts.responseHeaders;
   const calls: CallRecord[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -194,7 +198,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       // Make a broken test policy loud rather than a silent hang.
       return send(500, apiError(`fake policy threw: ${String(err)}`, 'server_error', null));
     }
-    send(200, completion(body, answer, call.index, !opts.noLogprobs));
+    send(200, completion(body, answer, call.index, !opts.noLogprobs), responseHeaders?.(call.index, body) ?? {});
   };
 
   const server = http.createServer((req, res) => {
@@ -221,6 +225,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     setPolicy: (p) => void (policy = p),
     setFaults: (f) => void (faults = f),
     setLatency: (l) => void (latency = l),
+    setResponseHeaders: (h) => void (responseHeaders = h),
     reset: () => {
       calls.length = 0;
       maxInFlight = inFlight;
@@ -233,6 +238,17 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
         server.closeAllConnections();
       }),
   };
+}
+
+/** Most calls arriving within any `windowMs` (arrival times on the server), and when that window started. */
+export function peakInWindow(calls: { time: number }[], windowMs: number): { count: number; start: number } {
+  const t = calls.map((c) => c.time).sort((a, b) => a - b);
+  let best = { count: 0, start: t[0] ?? 0 };
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while ((t[i] as number) - (t[j] as number) >= windowMs) j++;
+    if (i - j + 1 > best.count) best = { count: i - j + 1, start: t[j] as number };
+  }
+  return best;
 }
 
 // ---- fault schedules -------------------------------------------------------------------------------------------
