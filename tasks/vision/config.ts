@@ -127,6 +127,7 @@ export const VisionConfig = z
     cache_dir: z.string().min(1).optional(),
     execution: common.execution,
     output: common.output,
+    budget: common.budget,
   })
   .strict();
 

@@ -72,10 +72,12 @@ interface LlmUnit {
   prompt: string;
   seed: number;
   stop: readonly string[];
+  /** Whom the call's API usage is billed to. */
+  persona: string;
 }
 
-function promptInput(spec: VisionSpec, user: string): PromptInput {
-  return { user, text: formatPrompt(spec.format, { user }) };
+function promptInput(spec: VisionSpec, user: string, persona: string): PromptInput {
+  return { user, text: formatPrompt(spec.format, { user }), persona };
 }
 
 /** Outputs of `units`: stored call records first, then the shared cache, then the LLM (each stored before use). */
@@ -93,8 +95,8 @@ async function ask(ctx: Ctx, units: LlmUnit[], stored: Map<string, string>, erro
       continue;
     }
     const s = spec.describe;
-    const req: GenerateRequest = { prompt: promptInput(spec, u.prompt), maxTokens: s.maxTokens, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: u.seed, stop: [...u.stop] };
-    const key = { model: llmSpec, format: spec.format, req };
+    const req: GenerateRequest = { prompt: promptInput(spec, u.prompt, u.persona), maxTokens: s.maxTokens, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: u.seed, stop: [...u.stop] };
+    const key = { model: llmSpec, format: spec.format, req: { ...req, prompt: { user: req.prompt.user, text: req.prompt.text } } };
     const cached = cache.get(key);
     if (cached !== undefined) fresh.push({ u, text: cached });
     else toAsk.push({ u, req, key });
@@ -131,7 +133,7 @@ export async function runDescribeBatch(ctx: Ctx, b: BatchRange): Promise<BatchOu
   // Round 1: the descriptions (class_name cells need none).
   const raws = await ask(
     ctx,
-    todo.filter(({ cell }) => cell.prompt !== null).map(({ cell, unit }) => ({ id: cell.id, unit, prompt: cell.prompt!, seed: cell.seed!, stop: spec.stop })),
+    todo.filter(({ cell }) => cell.prompt !== null).map(({ cell, unit }) => ({ id: cell.id, unit, prompt: cell.prompt!, seed: cell.seed!, stop: spec.stop, persona: cell.persona })),
     stored,
     errors,
   );
@@ -140,7 +142,7 @@ export async function runDescribeBatch(ctx: Ctx, b: BatchRange): Promise<BatchOu
   const pending = todo.flatMap(({ cell, unit }) => {
     const raw = raws.get(cell.id);
     if (cell.prompt === null || raw === undefined || !spec.cleaningLlm) return [];
-    return startCellCleaning(cell, raw, s).calls.map((c) => ({ id: c.id, unit, prompt: c.prompt, seed: c.seed, stop: CLEANING_STOP }));
+    return startCellCleaning(cell, raw, s).calls.map((c) => ({ id: c.id, unit, prompt: c.prompt, seed: c.seed, stop: CLEANING_STOP, persona: cell.persona }));
   });
   const cleaned = await ask(ctx, pending, stored, errors);
   const records: DescriptionRecord[] = [];
