@@ -12,7 +12,7 @@ import type { TaskDefinition } from '../types.js';
 import { ciText, round } from '../numbers.js';
 import { visionSections } from '../../report/vision.js';
 import { resolveVision, VisionConfig, type VisionSpec } from './config.js';
-import { loadCub, loadImageFolder } from './data.js';
+import { cachedHfParquet, ensureHfParquet, hfCacheDir, HF_SETS, loadCub, loadImageFolder } from './data.js';
 import { visionMetrics, type VisionMetrics } from './metrics.js';
 import { countOf, loadDescriptions, loadPayloads, type ImageBatchRecord, type PredictionRecord } from './records.js';
 import {
@@ -30,6 +30,22 @@ export const visionTask: TaskDefinition<VisionSpec> = {
     try {
       if (data.dataset === 'cub') loadCub(data.path, data.split ?? 'test');
       else if (data.dataset === 'folder') loadImageFolder(data.path);
+      else if (data.path === undefined && data.download !== false) {
+        // The hub's parquet files: `rolyplay run` downloads them before the run starts (progress, cache).
+        const set = HF_SETS[data.dataset];
+        const splits = (data.names_from ?? 'train') === 'train' ? [[set.test, 'test'], [set.train, 'train']] : [[set.test, 'test']];
+        for (const [repo, split] of splits as [string, string][]) {
+          if (cachedHfParquet(repo, split)) continue;
+          const key = `vision-data:${repo}:${split}`;
+          const failure = ctx.downloadFailure(key);
+          if (failure !== undefined) throw new InputError('data.dataset', `downloading ${repo} (${split}) failed (${failure})`, `go online and run again (cached in ${hfCacheDir(repo, split)}), or set data.path to a folder with test/ and train/ parquet files`, ctx.file);
+          ctx.needDownload({
+            key,
+            download: () => ensureHfParquet(repo, split),
+            offline: new InputError('data.dataset', `${repo} (${split}) is not downloaded`, `\`rolyplay run\` downloads it when online (cached in ${hfCacheDir(repo, split)}); or set data.path to a folder with test/ and train/ parquet files`, ctx.file),
+          });
+        }
+      }
     } catch (e) {
       if (e instanceof InputError && !e.file && ctx.file) throw new InputError(e.field, e.problem, e.fix, ctx.file);
       throw e;
