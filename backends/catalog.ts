@@ -35,6 +35,11 @@ export interface BackendDefinition<O extends { backend: string } = { backend: st
   label(options: O): string;
   /** Build the backend from parsed options (called once per options × format per worker process). */
   create(options: O, ctx: BackendContext): Promise<ModelBackend>;
+  /**
+   * A local backend whose `path` may be a hub id other than the onnx layout (default: the onnx backend's cache check
+   * and download): whether it is complete in the cache (no network), and how to download it (with progress).
+   */
+  hub?: { cached(options: O): boolean; download(options: O): Promise<void> };
   /** Cheap checks before a run fans out (default: create it and call its preflight). */
   preflight?(options: O, ctx: BackendContext): Promise<void>;
 }

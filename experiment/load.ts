@@ -168,8 +168,9 @@ export async function resolveConfigOnline(raw: unknown, overrides: string[] = []
     }
     tried.add(pending.id);
     try {
-      const { resolveModelDir } = await import('../backends/onnx/folder.js');
-      await resolveModelDir(pending.id, pending.variant);
+      const hub = backendNamed(pending.model.backend).hub;
+      if (hub) await hub.download(pending.model);
+      else await (await import('../backends/onnx/folder.js')).resolveModelDir(pending.id, pending.variant);
     } catch (e) {
       hubFailures.set(pending.id, (e as Error).message.split(' (')[0] ?? 'failed');
     }
@@ -294,7 +295,7 @@ function resolveCommon(cfg: CommonConfigParsed, ctx: ResolveState, results: Reco
   const personas = unique(cfg.personas.flatMap((ref, i) => loadPersonaSet(ref, `personas.${i}`, ctx.configsDir, ctx.baseDir, ctx.file)));
   const roles = Object.keys(ctx.roles);
   const picks = Object.fromEntries(Object.entries(roleChoices(cfg, ctx)).map(([role, { choice, field }]) => {
-    const pick = resolveModel(choice, ctx);
+    const pick = resolveModel(choice, ctx, field);
     ctx.pending ??= pick.pending;
     checkCapabilities(role, field, pick.model, ctx);
     return [role, pick];
@@ -390,7 +391,7 @@ interface ModelPick {
   format?: PromptFormat;
   warning?: string;
   /** A hub candidate ranked before the one picked that is not in the cache: `resolveConfigOnline` downloads it. */
-  pending?: { id: string; variant: OnnxVariant };
+  pending?: { id: string; variant: OnnxVariant; model: ModelSpec };
 }
 
 /**
@@ -398,7 +399,7 @@ interface ModelPick {
  * cache, an API model). Hub candidates not yet downloaded are skipped here (no network in config loading) and
  * reported as `pending`; those in `ctx.hubFailures` could not be downloaded and are skipped with the reason.
  */
-function resolveModel(choice: z.output<typeof ModelChoice>, ctx: ResolveState): ModelPick {
+function resolveModel(choice: z.output<typeof ModelChoice>, ctx: ResolveState, field = 'model'): ModelPick {
   let abs = ctx.abs;
   let where = ctx.file;
   if (typeof choice === 'string') {
@@ -413,10 +414,12 @@ function resolveModel(choice: z.output<typeof ModelChoice>, ctx: ResolveState): 
     where = path;
     abs = (p: string) => (isAbsolute(p) ? p : resolve(dirname(path), p));
   }
-  const localPath = (m: ModelSpec): ModelSpec => (m.backend === 'onnx' && !isHubId(m.path) ? { ...m, path: abs(m.path) } : m);
+  // Any local backend's `path` (onnx, clip): a folder relative to the config, unless it is a hub id.
+  const localPath = (m: ModelSpec): ModelSpec => (backendNamed(m.backend).local && 'path' in m && !isHubId(m.path) ? { ...m, path: abs(m.path) } : m);
   if (!('candidates' in choice)) return { model: localPath(choice) };
   const skipped: string[] = [];
   let pending: ModelPick['pending'];
+  let pendingExtras: { format?: PromptFormat; warning?: string; skippedBefore: number } | undefined;
   for (const { warning, format, ...candidate } of choice.candidates) {
     const model = localPath(candidate);
     const pick = (): ModelPick => ({
@@ -425,19 +428,31 @@ function resolveModel(choice: z.output<typeof ModelChoice>, ctx: ResolveState): 
       ...(warning || skipped.length ? { warning: [warning, skipped.length ? `not used: ${skipped.join('; ')}` : ''].filter(Boolean).join(' — ') } : {}),
       ...(pending ? { pending } : {}),
     });
-    if (model.backend === 'openai') return pick();
+    const def = backendNamed(model.backend);
+    if (!def.local || !('path' in model)) return pick();
     if (!isHubId(model.path)) {
       if (existsSync(model.path)) return pick();
       skipped.push(`${model.path} does not exist`);
-    } else if (cachedModelDir(model.path, model.variant)) {
+    } else if (def.hub ? def.hub.cached(model) : cachedModelDir(model.path, model.variant)) {
       return pick();
     } else {
       const failure = ctx.hubFailures?.get(model.path);
       skipped.push(`${model.path} ${failure ? `could not be downloaded (${failure})` : 'is not downloaded'}`);
-      if (!failure) pending ??= { id: model.path, variant: model.variant };
+      if (!failure && !pending) {
+        pending = { id: model.path, variant: model.variant as OnnxVariant, model };
+        pendingExtras = { format, warning, skippedBefore: skipped.length - 1 };
+      }
     }
   }
-  throw new InputError('model.candidates', `no model candidate is usable: ${skipped.join('; ')}`, 'add a local model folder that exists as a candidate, or go online once so that a hub candidate is downloaded', where);
+  // Every candidate before it unusable: the hub candidate not yet tried runs once `resolveConfigOnline` has it.
+  if (pending && pendingExtras) {
+    const before = skipped.slice(0, pendingExtras.skippedBefore);
+    const warning = [pendingExtras.warning, before.length ? `not used: ${before.join('; ')}` : ''].filter(Boolean).join(' — ');
+    return { model: pending.model, pending, ...(pendingExtras.format ? { format: pendingExtras.format } : {}), ...(warning ? { warning } : {}) };
+  }
+  // The repository's generated test fixtures live in .cache/fixtures: say which script makes them.
+  const fixture = skipped.some((s) => s.includes('/.cache/fixtures/')) ? ' (the .cache/fixtures folders are generated by `bash scripts/make-fixtures.sh`)' : '';
+  throw new InputError(`${field}.candidates`, `no model candidate is usable: ${skipped.join('; ')}`, `add a local model folder that exists as a candidate${fixture}, or go online once so that a hub candidate is downloaded`, where);
 }
 
 function loadPersonaSet(ref: z.output<typeof PersonaSetRef>, field: string, configsDir: string, baseDir: string, file?: string): string[] {

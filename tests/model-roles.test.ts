@@ -66,7 +66,7 @@ describe('model roles', () => {
     const err = inputError(base({ models: { llm: LLM, clip: LLM } }));
     expect(err.field).toBe('models.clip');
     expect(err.problem).toBe('backend openai cannot be the clip model: the task needs TextEmbedder & ImageEmbedder, it offers OptionScorer & Generator');
-    expect(err.fix).toBe('use a backend with TextEmbedder & ImageEmbedder for models.clip: fakeclip');
+    expect(err.fix).toBe('use a backend with TextEmbedder & ImageEmbedder for models.clip: clip, fakeclip'); // the built-in clip backend and the test's own
     const llm = inputError(base({ models: { llm: CLIP, clip: CLIP } }));
     expect(llm.field).toBe('models.llm');
     expect(llm.fix).toBe('use a backend with Generator for models.llm: openai, onnx');

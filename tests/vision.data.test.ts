@@ -207,6 +207,26 @@ describe('HF parquet data sets (local hub)', () => {
     expect(hits).toEqual([]);
   });
 
+  it('a vision config on Stanford Cars: refused offline until downloaded; `rolyplay run`\'s online resolve downloads it first', async () => {
+    process.env.HF_ENDPOINT = base;
+    process.env.ROLYPLAY_DATA_CACHE = tmp('hf-cache-');
+    routes['Multimodal-Fatima/StanfordCars_test:test'] = 'test-00000-of-00001.parquet';
+    routes['Multimodal-Fatima/StanfordCars_train:train'] = 'train-00000-of-00001.parquet';
+    const { resolveConfig, resolveConfigOnline } = await import('../experiment/load.js');
+    await import('./support/tasks.js');
+    const cfg = { task: 'vision', name: 'cars', data: { dataset: 'cars' }, models: { llm: { backend: 'openai', model: 'm' }, clip: { backend: 'clip', path: 'Xenova/clip-vit-base-patch32' } } };
+    expect(() => resolveConfig(cfg, [], { file: 'vl-cars.yaml' })).toThrow(/^vl-cars\.yaml: data\.dataset: Multimodal-Fatima\/StanfordCars_test \(test\) is not downloaded\. Fix: `rolyplay run` downloads it/);
+    expect(hits).toEqual([]);
+    const spec = await resolveConfigOnline(cfg, [], { file: 'vl-cars.yaml' });
+    expect(spec).toMatchObject({ task: 'vision', data: { dataset: 'cars' } });
+    expect(hits.filter((h) => h.startsWith('/files/'))).toEqual(['/files/test-00000-of-00001.parquet', '/files/train-00000-of-00001.parquet']);
+    expect(resolveConfig(cfg).specHash).toBe(spec.specHash); // cached now: resolves offline
+    // A failed download is named with its reason.
+    process.env.ROLYPLAY_DATA_CACHE = tmp('hf-cache-');
+    delete routes['Multimodal-Fatima/StanfordCars_train:train'];
+    await expect(resolveConfigOnline(cfg, [], { file: 'vl-cars.yaml' })).rejects.toThrow(/data\.dataset: downloading Multimodal-Fatima\/StanfordCars_train \(train\) failed/);
+  });
+
   it('FGVC-Aircraft records crop_bottom 20; differing train names are refused', async () => {
     process.env.HF_ENDPOINT = base;
     routes['Multimodal-Fatima/FGVC_Aircraft_test:test'] = 'test-00000-of-00001.parquet';

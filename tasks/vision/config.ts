@@ -1,8 +1,7 @@
 /**
- * Config schema DRAFT of the vision-language task (zod, strict: unknown keys are errors). Not registered in
- * experiment/schema.ts on purpose: the engine is being changed so that tasks own and register their config; the
- * integrator wires `VisionConfig` in then. Example files: tasks/vision/configs/vl-*.yaml (kept out of configs/ until
- * the registration exists, so nothing that lists configs/ picks them up early).
+ * Config of the vision-language task (zod, strict: unknown keys are errors), registered by tasks/vision/task.ts, and
+ * how it resolves into a `VisionSpec`. Example files: configs/vl-{demo,cub,cars}.yaml. Models by role:
+ * `models: {llm: <Generator>, clip: <TextEmbedder & ImageEmbedder>}` (`model:` is the llm's).
  *
  * Defaults are the seed's (VISION.md §3–§5): CUB, the 11 personas + `none` + `class_name`, the module template with
  * "If you were a", 45 words, stops Q:/A:, Vicuna sampling T 0.7 / 96 new tokens / top-k 50 / top-p 1.0, seed 2016,
@@ -10,12 +9,16 @@
  */
 import { z } from 'zod';
 import { PROMPT_FORMATS } from '../../prompts/formats.js';
-import { ONNX_VARIANTS } from '../../backends/onnx/folder.js';
-import { ModelChoice } from '../../experiment/schema.js';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { commonFields } from '../../experiment/schema.js';
+import type { CommonSpec, ResolveContext } from '../../experiment/load.js';
+import type { TruncationMode } from '../../backends/capabilities.js';
+import type { VisionDataSpec } from './data.js';
 import { checkDescribeTemplate, DEFAULT_PERSONAS, SEED_IMPERSONATION_COMMAND, SEED_N_WORDS, SEED_STOP, SEED_TEMPLATE } from './prompts.js';
 
 const posInt = z.number().int().positive();
-const runName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-" only').optional();
+const common = commonFields('cells_per_batch', 8);
 
 const CubData = z
   .object({
@@ -80,27 +83,17 @@ export const DescribeSampling = z
   })
   .strict();
 
-export const ClipModel = z
-  .object({
-    /** A local folder in the hub's ONNX layout or a hub id (downloaded with progress when online). */
-    path: z.string().min(1).default('Xenova/clip-vit-base-patch32'),
-    variant: z.enum(ONNX_VARIANTS).default('fp32'),
-  })
-  .strict();
-
 export const VisionConfig = z
   .object({
-    name: runName,
+    name: common.name,
     task: z.literal('vision'),
     data: VisionData,
-    personas: z
-      .array(z.string().min(1))
-      .min(1)
-      .default([...DEFAULT_PERSONAS])
-      .refine((ps) => new Set(ps).size === ps.length, { message: 'personas must not repeat (each names one row of results)' }),
+    /** Persona sets (configs/personas/vision-seed.yaml: the seed's 11 + `none` + `class_name`, the default). */
+    personas: common.personas.default([{ name: 'vision-seed', personas: [...DEFAULT_PERSONAS] }]),
     template: VisionTemplate.default({ text: SEED_TEMPLATE, impersonation_command: SEED_IMPERSONATION_COMMAND, n_words: SEED_N_WORDS, stop: [...SEED_STOP] }),
     /** vicuna_v1.1 reproduces the seed's Vicuna wrapping, plain its ChatGPT path, chat_template a local instruct model. */
-    format: z.enum(PROMPT_FORMATS).default('plain'),
+    format: common.format,
+    chat: common.chat,
     describe: DescribeSampling.default({ temperature: 0.7, max_tokens: 96, top_k: 50, top_p: 1.0, seed: 2016, replicates: 1 }),
     cleaning: z
       .object({
@@ -111,9 +104,9 @@ export const VisionConfig = z
       .default({ llm: true }),
     /** seed: cut at 77 without EOS (every cut text collapses to the BOS embedding, faithful); eos: cut to 76 + EOS. */
     truncation: z.enum(['seed', 'eos']).default('seed'),
-    clip: ClipModel.default({ path: 'Xenova/clip-vit-base-patch32', variant: 'fp32' }),
-    /** The LLM that writes the descriptions (and does the LLM cleaning). */
-    llm: ModelChoice,
+    /** `llm`: the Generator that writes (and cleans) the descriptions; `clip`: the TextEmbedder & ImageEmbedder. */
+    model: common.model,
+    models: common.models,
     statistics: z
       .object({
         seed: z.number().int().default(2016),
@@ -122,9 +115,69 @@ export const VisionConfig = z
       })
       .strict()
       .default({ seed: 2016, resamples: 2000, permutations: 10000 }),
-    output: z.object({ dir: z.string().min(1).default('runs') }).strict().default({ dir: 'runs' }),
+    /** Texts and images per embedding batch (activity); not part of the results. */
+    embedding: z
+      .object({ texts_per_batch: posInt.default(64), images_per_batch: posInt.default(32) })
+      .strict()
+      .default({ texts_per_batch: 64, images_per_batch: 32 }),
+    /**
+     * The caches shared across runs (image embeddings, LLM calls); default $ROLYPLAY_VISION_CACHE or
+     * ~/.cache/rolyplaying/vision. Not part of the results.
+     */
+    cache_dir: z.string().min(1).optional(),
+    execution: common.execution,
+    output: common.output,
+    budget: common.budget,
   })
   .strict();
 
 export type VisionConfigInput = z.input<typeof VisionConfig>;
 export type VisionConfigParsed = z.output<typeof VisionConfig>;
+
+export interface VisionSpec extends CommonSpec {
+  task: 'vision';
+  /** Paths absolute. */
+  data: VisionDataSpec;
+  template: { text: string; impersonationCommand: string; nWords: number };
+  stop: string[];
+  describe: { temperature: number; maxTokens: number; topK: number; topP: number; seed: number; replicates: number };
+  cleaningLlm: boolean;
+  truncation: TruncationMode;
+  statistics: { seed: number; resamples: number; permutations: number };
+  /** Not hashed: batching and where the shared caches live. */
+  embedding: { textsPerBatch: number; imagesPerBatch: number };
+  cacheDir: string;
+}
+
+export function defaultVisionCacheDir(): string {
+  return process.env.ROLYPLAY_VISION_CACHE ?? join(homedir(), '.cache', 'rolyplaying', 'vision');
+}
+
+export function resolveVision(cfg: VisionConfigParsed, ctx: ResolveContext): VisionSpec {
+  const data = (cfg.data.path !== undefined ? { ...cfg.data, path: ctx.abs(cfg.data.path) } : cfg.data) as VisionDataSpec;
+  const results = {
+    data,
+    template: { text: cfg.template.text, impersonationCommand: cfg.template.impersonation_command, nWords: cfg.template.n_words },
+    stop: cfg.template.stop,
+    describe: {
+      temperature: cfg.describe.temperature,
+      maxTokens: cfg.describe.max_tokens,
+      topK: cfg.describe.top_k,
+      topP: cfg.describe.top_p,
+      seed: cfg.describe.seed,
+      replicates: cfg.describe.replicates,
+    },
+    cleaningLlm: cfg.cleaning.llm,
+    truncation: cfg.truncation,
+    statistics: cfg.statistics,
+  };
+  // The seed wraps the description prompt as one user turn (no persona system message).
+  const common = ctx.common(cfg, results, { unitsPerBatch: cfg.execution.cells_per_batch, defaultSystem: null });
+  return {
+    ...common,
+    ...results,
+    task: 'vision',
+    embedding: { textsPerBatch: cfg.embedding.texts_per_batch, imagesPerBatch: cfg.embedding.images_per_batch },
+    cacheDir: cfg.cache_dir ? ctx.abs(cfg.cache_dir) : defaultVisionCacheDir(),
+  };
+}
