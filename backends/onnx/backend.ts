@@ -3,6 +3,10 @@
  * configured format and tokenized like HF (add_special_tokens=true); with format chat_template the model's own
  * template renders `prompt.system`/`prompt.user` instead (see tokens.ts). Prompts are scored in batches with shared-prefix reuse,
  * and option log-probs come from the full next-token log-softmax (method 'logits').
+ *
+ * Calls are not serialised here: every backend of one model shares its session and its `lastPrefix` cache, so at
+ * most one call may run at a time per model. Workers get that from the model thread's queue (thread.ts, the one
+ * place that serialises local-model work); direct in-process use (tests, bench) must await each call before the next.
  */
 import path from 'node:path';
 import {

@@ -60,7 +60,7 @@ async function generateBatch(
   const decode = (tokens: number[]) =>
     tokens.length ? model.tokenizer.decode(tokens, { skip_special_tokens: true }) : '';
 
-  let step = await model.exclusive(() => forward(model, null, prompts));
+  let step = await forward(model, null, prompts);
   for (;;) {
     opts.signal?.throwIfAborted();
     rows.forEach((row, b) => {
@@ -75,8 +75,7 @@ async function generateBatch(
     if (rows.every((r) => r.done)) break;
     // Finished rows keep stepping with a pad token (their output is ignored) so the batch stays rectangular.
     const next = rows.map((r) => [r.done ? model.padId : r.tokens.at(-1)!]);
-    const state = step.state;
-    step = await model.exclusive(() => forward(model, state, next));
+    step = await forward(model, step.state, next);
   }
   return rows.map(({ tokens }, b) => {
     const text = decode(tokens);

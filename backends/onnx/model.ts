@@ -1,6 +1,7 @@
 /**
  * Loading a decoder-only model (tokenizer + one onnxruntime session) and checking that its IO is what the
  * Hugging Face ONNX export of a causal LM with KV cache has. Loaded once per process per (folder, variant, EPs).
+ * Nothing here serialises session runs: the model thread's queue (thread.ts) does, one backend call at a time.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -58,8 +59,6 @@ export interface LocalModel {
   generation: GenerationDefaults;
   /** The last shared prompt prefix run for scoring (batch 1): the next batch of the same question reuses it. */
   lastPrefix?: { tokens: number[]; state: CacheState };
-  /** Runs `fn` after every earlier call has finished: one session run at a time uses all cores best. */
-  exclusive<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 const loaded = new Map<string, Promise<LocalModel>>();
@@ -105,7 +104,6 @@ async function load(
     const vocabSize = checkVocab(session, config, tokenizer, dir, onnxFile);
     const eos = [genConfig.eos_token_id, config.eos_token_id, tokenizer.eos_token_id].flat();
     const eosTokenIds = [...new Set(eos.filter((x): x is number => typeof x === 'number'))];
-    let queue: Promise<unknown> = Promise.resolve();
     return {
       dir,
       onnxFile,
@@ -122,11 +120,6 @@ async function load(
         temperature: genConfig.temperature,
         topP: genConfig.top_p,
         topK: genConfig.top_k,
-      },
-      exclusive<T>(fn: () => Promise<T>) {
-        const run = queue.then(fn, fn);
-        queue = run.catch(() => undefined);
-        return run;
       },
     };
   } catch (e) {

@@ -35,15 +35,17 @@ export async function nextTokenLogits(model: LocalModel, seqs: number[][], opts:
   for (const batch of planBatches(seqs, { ...opts, maxBatchTokens: maxTokens })) {
     opts.signal?.throwIfAborted();
     const rows = batch.rows.map((i) => seqs[i]!);
-    const logits = await model.exclusive(async () => {
-      if (rows.length === 1) return (await prefill(model, rows[0]!, maxTokens)).logits;
-      if (batch.prefix === 0) return forwardLogits(model, null, rows);
-      const shared = await prefixState(model, rows[0]!.slice(0, batch.prefix), maxTokens);
-      return forwardLogits(model, tile(shared, rows.length), rows.map((r) => r.slice(batch.prefix)));
-    });
+    const logits = await batchLogits(model, rows, batch.prefix, maxTokens);
     batch.rows.forEach((i, k) => (out[i] = logits[k]!));
   }
   return out;
+}
+
+async function batchLogits(model: LocalModel, rows: number[][], prefix: number, maxTokens: number): Promise<Float32Array[]> {
+  if (rows.length === 1) return (await prefill(model, rows[0]!, maxTokens)).logits;
+  if (prefix === 0) return forwardLogits(model, null, rows);
+  const shared = await prefixState(model, rows[0]!.slice(0, prefix), maxTokens);
+  return forwardLogits(model, tile(shared, rows.length), rows.map((r) => r.slice(prefix)));
 }
 
 /**

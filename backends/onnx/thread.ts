@@ -170,7 +170,7 @@ async function serve(): Promise<void> {
     }
     return b;
   };
-  // One request at a time, in arrival order: the session is single-threaded anyway.
+  // One request at a time, in arrival order: the only serialisation of local-model work (LocalOnnxBackend has none).
   let queue = Promise.resolve();
   parentPort!.on('message', (req: Request) => {
     queue = queue.then(async () => {
