@@ -23,6 +23,7 @@ import type { PromptFormat } from '../../prompts/formats.js';
 import type { OnnxVariant } from './folder.js';
 import { generateTokens, type GenerateParams } from './generate.js';
 import { loadLocalModel, type ExecutionProvider, type LocalModel } from './model.js';
+import { ONNX_DEFAULTS } from './options.js';
 import { logSumExp, nextTokenLogits } from './scoring.js';
 import { answerTokens, checkFormat, formatStopIds, promptTokens, type AnswerTokens } from './tokens.js';
 
@@ -33,7 +34,7 @@ export interface LocalOnnxOptions {
   executionProviders?: ExecutionProvider[];
   /** The format `prompt.text` was rendered in (checked against the tokenizer; sets the stop tokens). */
   format: PromptFormat;
-  /** Most prompts per forward pass (default 16). */
+  /** Most prompts per forward pass (default: the `max_batch` default of options.ts). */
   maxBatch?: number;
   /** Run the common token prefix of a batch once (default true). */
   prefixReuse?: boolean;
@@ -53,11 +54,19 @@ const HF_DEFAULT_TOP_K = 50;
 
 export class LocalOnnxBackend implements Backend {
   readonly id: string;
+  /** With the defaults of options.ts (the `model:` schema) filled in. */
+  readonly options: LocalOnnxOptions & Required<Pick<LocalOnnxOptions, 'variant' | 'executionProviders' | 'maxBatch'>>;
   private ready?: Promise<LocalModel>;
   private readonly answers = new Map<string, AnswerTokens>();
 
-  constructor(readonly options: LocalOnnxOptions) {
-    this.id = `onnx:${path.basename(options.path)}:${options.variant ?? 'fp32'}`;
+  constructor(options: LocalOnnxOptions) {
+    this.options = {
+      ...options,
+      variant: options.variant ?? ONNX_DEFAULTS.variant,
+      executionProviders: options.executionProviders ?? [...ONNX_DEFAULTS.providers],
+      maxBatch: options.maxBatch ?? ONNX_DEFAULTS.maxBatch,
+    };
+    this.id = `onnx:${path.basename(options.path)}:${this.options.variant}`;
   }
 
   /** From an experiment's `model:` block (backend: onnx); loads eagerly so a bad folder fails here. */
@@ -112,7 +121,7 @@ export class LocalOnnxBackend implements Backend {
       model,
       jobs.map((j) => j.tokens),
       {
-        maxBatch: this.options.maxBatch ?? 16,
+        maxBatch: this.options.maxBatch,
         prefixReuse: this.options.prefixReuse ?? true,
         maxBatchTokens: this.options.maxBatchTokens,
         signal,
@@ -148,7 +157,7 @@ export class LocalOnnxBackend implements Backend {
       model,
       jobs.map((j) => j.tokens),
       jobs.map((j) => j.params),
-      { maxBatch: this.options.maxBatch ?? 16, stopIds, signal },
+      { maxBatch: this.options.maxBatch, stopIds, signal },
     );
     jobs.forEach((job, k) => (outcomes[job.index] = { ok: true, value: { text: results[k]!.text } }));
     return outcomes;

@@ -15,6 +15,7 @@ import {
   resolveModelDir,
   type OnnxVariant,
 } from './folder.js';
+import { ONNX_DEFAULTS } from './options.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -65,8 +66,8 @@ const loaded = new Map<string, Promise<LocalModel>>();
 
 /** The process-wide model for these options; a failed load is forgotten so that a fixed folder can be retried. */
 export function loadLocalModel(opts: LoadOptions): Promise<LocalModel> {
-  const variant = opts.variant ?? 'fp32';
-  const eps = opts.executionProviders ?? ['cpu'];
+  const variant = opts.variant ?? ONNX_DEFAULTS.variant;
+  const eps = opts.executionProviders ?? [...ONNX_DEFAULTS.providers];
   const key = JSON.stringify([path.resolve(opts.path), variant, eps]);
   let model = loaded.get(key);
   if (!model) {

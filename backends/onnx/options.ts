@@ -16,3 +16,10 @@ export const OnnxModel = z
   .strict();
 
 export type OnnxModelSpec = z.output<typeof OnnxModel>;
+
+/** The schema's defaults, for code that builds a model without a `model:` block (LocalOnnxBackend in tests, bench). */
+export const ONNX_DEFAULTS = {
+  variant: OnnxModel.shape.variant.parse(undefined),
+  providers: OnnxModel.shape.providers.parse(undefined),
+  maxBatch: OnnxModel.shape.max_batch.parse(undefined),
+} as const;

@@ -6,6 +6,7 @@
  */
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { z } from 'zod';
+import { OpenAIModel } from './options.js';
 import { RequestLimiter } from '../limiter.js';
 import { RunPausedError, type RequestGate } from '../../control/gate.js';
 import { chatMessages } from '../../prompts/formats.js';
@@ -34,7 +35,7 @@ export interface OpenAIBackendOptions {
   rpm: number;
   /** Per-request timeout in ms (integer), up to the response headers. */
   timeoutMs: number;
-  /** `top_logprobs` asked for when scoring options (OpenAI allows at most 20). */
+  /** `top_logprobs` asked for when scoring options (OpenAI allows at most 20); default: options.ts `top_logprobs`. */
   topLogprobs?: number;
   /** Default temperature: scoring uses it (else 0); generation uses it when the request sets none. */
   temperature?: number;
@@ -53,6 +54,8 @@ export interface ErrorContext {
 }
 
 export const DEFAULT_RETRY_AFTER_MS = 10_000;
+/** The schema's default: one place for the value (direct construction, as in tests, leaves it out). */
+const DEFAULT_TOP_LOGPROBS = OpenAIModel.shape.top_logprobs.parse(undefined);
 
 export class OpenAIBackend implements Backend {
   readonly id: string;
@@ -169,7 +172,7 @@ export class OpenAIBackend implements Backend {
         messages: chatMessages(r.prompt),
         max_tokens: 1,
         logprobs: true,
-        top_logprobs: this.opts.topLogprobs ?? 20,
+        top_logprobs: this.opts.topLogprobs ?? DEFAULT_TOP_LOGPROBS,
         temperature: this.opts.temperature ?? 0,
       },
       signal,
