@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { isAbsolute, resolve } from 'node:path';
 import { setMaxListeners } from 'node:events';
 import { BackendRegistry } from '../backends/registry.js';
-import { BackendError } from '../backends/types.js';
+import { BackendError, type Backend } from '../backends/types.js';
 import { InputError } from '../experiment/errors.js';
 import { EnvironmentError, fsEnvironmentError, makeDirs } from '../experiment/envErrors.js';
 import { resolveConfigOnline, modelLabel, modelsOf, BUILTIN_CONFIGS, type ExperimentSpec } from '../experiment/load.js';
@@ -19,7 +19,7 @@ import { writeRunReportOrError } from '../report/index.js';
 import type { BatchRef, ExperimentPlan, ExperimentResult, RunRef, ShardPlan, StagePlan, StageRef } from '../workflows/types.js';
 import type { PlannedBatch } from '../tasks/types.js';
 import { RunControls } from './control.js';
-import { RunPausedError } from '../control/gate.js';
+import { RunPausedError, type RequestGate } from '../control/gate.js';
 
 export interface ActivityDeps {
   backends: BackendRegistry;
@@ -122,8 +122,16 @@ export function createActivities(deps: ActivityDeps) {
     async runBatch(ref: BatchRef): Promise<{ cells: number; discarded: number }> {
       return asTemporalFailure(async () => {
         const { spec, store } = await runOf(ref);
+        // Built on first use: a stage that needs only another role (vision's CLIP stages) never builds the LLM.
         // API backends: every request takes a permit of the fleet-wide bucket and counts against the budget.
-        const { backend, gate } = controls.gated(await deps.backends.llm(spec.model, spec.format), spec, store, ref.control);
+        let gate: RequestGate | undefined;
+        let llm: Promise<Backend> | undefined;
+        const backend = () =>
+          (llm ??= deps.backends.llm(spec.model, spec.format).then((b) => {
+            const gated = controls.gated(b, spec, store, ref.control);
+            gate = gated.gate;
+            return gated.backend;
+          }));
         const models = modelsOf(spec, Object.keys(rolesOf(taskFor(spec)))[0] as string);
         const ctx = Context.current();
         // Each queued model request listens on the cancellation signal: a batch has many.

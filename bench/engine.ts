@@ -76,7 +76,7 @@ export async function engineBench(opts: { subjects: number; questions: number; b
     const shards = planShards(spec, await mmluTask.stages[0]!.plan(spec, store));
     const total = shards.reduce((a, s) => a + s.cells, 0);
     await store.saveRun({ run: spec.run, task: spec.task, specHash: spec.specHash, spec, totalCells: total });
-    for (const shard of shards) for (const b of shard.batches) await mmluTask.stages[0]!.runBatch({ spec, backend, store }, b);
+    for (const shard of shards) for (const b of shard.batches) await mmluTask.stages[0]!.runBatch({ spec, backend: async () => backend, store }, b);
     await mmluTask.report(spec, store, spec.outDir);
     const plainSec = (performance.now() - t0) / 1000;
     await store.close();

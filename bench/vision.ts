@@ -23,7 +23,7 @@ const store = new SqliteStore(join(dir, 'results.sqlite'));
 const registry = new BackendRegistry();
 const models = spec.models ?? { llm: spec.model };
 const t0 = performance.now();
-const backend = await registry.llm(spec.model, spec.format);
+const backend = () => registry.llm(spec.model, spec.format);
 const clip = await registry.get(models.clip!, spec.format);
 const loadS = (performance.now() - t0) / 1000;
 const rows: { stage: string; batches: number; cells: number; seconds: number }[] = [];

@@ -25,8 +25,11 @@ export interface PlannedBatch extends BatchRange {
 
 export interface BatchContext<S extends ExperimentSpec> {
   spec: S;
-  /** The primary role's model, as an LLM backend (MMLU, the bandit). */
-  backend: Backend;
+  /**
+   * The primary role's model, as an LLM backend (MMLU, the bandit), built on first call: a stage that uses only
+   * another role (vision's CLIP stages) never builds it.
+   */
+  backend: () => Promise<Backend>;
   /** The model of a role (TaskDefinition.roles), loaded on first use; its capabilities were checked at planning. */
   model?: (role: string) => Promise<ModelBackend>;
   store: ResultStore;

@@ -40,7 +40,7 @@ describe('generate_fork scoring', () => {
     }) as MmluSpec;
     const store = new SqliteStore(join(spec.outDir, 'results.sqlite'));
     await store.saveRun({ run: spec.run, task: 'mmlu', specHash: spec.specHash, spec, totalCells: 12 });
-    const r = await mmluTask.stages[0]!.runBatch({ spec, backend: scripted, store }, { group: 'abstract_algebra', start: 0, end: 4 });
+    const r = await mmluTask.stages[0]!.runBatch({ spec, backend: async () => scripted, store }, { group: 'abstract_algebra', start: 0, end: 4 });
     expect(r).toEqual({ cells: 12, discarded: 0 });
     const cells = await collect(store.streamCells(spec.run));
     const byPersona = (p: string) => cells.filter((c) => c.persona === p);

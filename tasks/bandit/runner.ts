@@ -44,7 +44,8 @@ interface Live {
 const OPTIONS = ['1', '2'];
 
 export async function runBanditBatch(ctx: BatchContext<BanditSpec>, batch: BatchRange): Promise<BatchOutcome> {
-  const { spec, store, backend } = ctx;
+  const { spec, store } = ctx;
+  const backend = await ctx.backend(); // every round asks the LLM: build it (and fail on it) first
   const stored = await storedGameKeys(store, spec.run, batch.start, batch.end);
   const resumed = new Map(((ctx.resume as BanditProgress | undefined)?.games ?? []).map((g) => [gameKey(g.persona, g.game), g]));
   const live: Live[] = [];
@@ -80,7 +81,7 @@ function promptOf(p: { system?: string; user: string; text: string }): PromptInp
 /** Local path: sample machine 1 or 2 from softmax(log-probs / temperature) with the trial's own stream. */
 async function byLogits(ctx: BatchContext<BanditSpec>, active: Live[], prompts: PromptInput[]): Promise<Outcome<unknown>[]> {
   const { spec } = ctx;
-  const outcomes = await ctx.backend.scoreOptions(prompts.map((prompt) => ({ prompt, options: OPTIONS })), ctx.signal);
+  const outcomes = await (await ctx.backend()).scoreOptions(prompts.map((prompt) => ({ prompt, options: OPTIONS })), ctx.signal);
   outcomes.forEach((o, i) => {
     if (!o.ok) return;
     const l = active[i] as Live;
@@ -95,7 +96,7 @@ async function byLogits(ctx: BatchContext<BanditSpec>, active: Live[], prompts: 
 /** API path: only an exact "1" or "2" counts; after max_tries failures on one trial the game is abandoned. */
 async function byGeneration(ctx: BatchContext<BanditSpec>, active: Live[], prompts: PromptInput[]): Promise<Outcome<unknown>[]> {
   const { spec } = ctx;
-  const outcomes = await ctx.backend.generate(prompts.map((prompt) => ({ prompt })), ctx.signal);
+  const outcomes = await (await ctx.backend()).generate(prompts.map((prompt) => ({ prompt })), ctx.signal);
   outcomes.forEach((o, i) => {
     if (!o.ok) return;
     const l = active[i] as Live;

@@ -36,7 +36,8 @@ const FLUSH_MS = 200;
 
 /** A batch is questions [start, end) of the subject `group`, for every persona; it resumes from its heartbeat. */
 export async function runMmluBatch(ctx: BatchContext, batch: BatchRange): Promise<BatchOutcome> {
-  const { spec, backend, store } = ctx;
+  const { spec, store } = ctx;
+  const backend = await ctx.backend(); // every MMLU batch asks the LLM: build it (and fail on it) first
   const items = loadSubject(spec.data.path, batch.group, spec.data.split).slice(batch.start, batch.end);
   const ids = items.map((it) => mmluItemId(it.subject, it.split, it.index));
   const done = await store.doneKeys(spec.run, 'mmlu', ids);
@@ -100,7 +101,7 @@ export async function runMmluBatch(ctx: BatchContext, batch: BatchRange): Promis
 type Scored = Pick<CellResult, 'method' | 'logprobs' | 'absent' | 'prediction' | 'discarded' | 'rawText' | 'attempts'>;
 
 async function scoreByLogits(ctx: BatchContext, prompts: PromptInput[]): Promise<Outcome<Scored>[]> {
-  const outcomes = await ctx.backend.scoreOptions(
+  const outcomes = await (await ctx.backend()).scoreOptions(
     prompts.map((prompt) => ({ prompt, options: [...OPTION_LETTERS] })),
     ctx.signal,
   );
@@ -130,7 +131,7 @@ async function scoreByLogits(ctx: BatchContext, prompts: PromptInput[]): Promise
  */
 async function scoreByForkRule(ctx: BatchContext, prompts: PromptInput[]): Promise<Outcome<Scored>[]> {
   const { scoring } = ctx.spec;
-  const outcomes = await ctx.backend.generate(
+  const outcomes = await (await ctx.backend()).generate(
     prompts.map((prompt) => ({ prompt, maxTokens: scoring.maxTokens, temperature: scoring.temperature, topP: scoring.topP, topK: scoring.topK, seed: scoring.seed })),
     ctx.signal,
   );
@@ -158,7 +159,7 @@ async function scoreByGeneration(ctx: BatchContext, prompt: PromptInput): Promis
   const { scoring } = ctx.spec;
   let text = '';
   for (let attempt = 1; attempt <= scoring.maxTries + 1; attempt++) {
-    const [o] = await ctx.backend.generate(
+    const [o] = await (await ctx.backend()).generate(
       [
         {
           prompt,

@@ -102,7 +102,7 @@ async function ask(ctx: Ctx, units: LlmUnit[], stored: Map<string, string>, erro
     else toAsk.push({ u, req, key });
   }
   if (toAsk.length) {
-    const llm = ctx.backend as Generator;
+    const llm = (await ctx.backend()) as Generator;
     const outcomes = await llm.generate(toAsk.map((t) => t.req), ctx.signal);
     outcomes.forEach((o, i) => {
       const t = toAsk[i]!;
