@@ -11,7 +11,6 @@ import { writeFileAtomic } from '../tasks/mmlu/report.js';
 import { taskFor } from '../experiment/tasks.js';
 import { InputError } from '../experiment/errors.js';
 import type { Figure } from './charts.js';
-import { runTimes } from './data.js';
 import { page, provenanceSection } from './html.js';
 import { writeProvenance, type Provenance } from './provenance.js';
 
@@ -36,7 +35,7 @@ export async function renderReport(spec: ExperimentSpec, metrics: unknown, prove
 
 /** Write provenance.json and report.html into `outDir` (the run folder, or its preview/); returns their paths. */
 export async function writeRunReport(spec: ExperimentSpec, store: ResultStore, outDir: string, totalCells?: number): Promise<{ reportHtml: string; provenanceJson: string }> {
-  const { file: provenanceJson, provenance } = await writeProvenance(spec, runTimes(store, spec.run, spec.task), outDir);
+  const { file: provenanceJson, provenance } = await writeProvenance(spec, await store.runTimes(spec.run, spec.task), outDir);
   // A task without a page may write no metrics.json: its page then holds the provenance only.
   const metrics = taskFor(spec).page ? readMetrics(outDir) : undefined;
   const { html } = await renderReport(spec, metrics, provenance, totalCells);

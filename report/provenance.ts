@@ -9,6 +9,7 @@ import { createReadStream, existsSync, readFileSync, readdirSync, statSync } fro
 import { join } from 'node:path';
 import { PACKAGE_ROOT, modelLabel, type ExperimentSpec } from '../experiment/load.js';
 import { writeFileAtomic } from '../tasks/mmlu/report.js';
+import type { RunTimes } from '../store/types.js';
 
 export interface FileHash {
   /** Relative to the model folder. */
@@ -100,10 +101,6 @@ function modelConfig(dir: string): Record<string, unknown> | undefined {
   }
 }
 
-export interface RunTimes {
-  started: string | null;
-  finished: string | null;
-}
 
 export async function collectProvenance(spec: ExperimentSpec, times: RunTimes, previous?: Provenance): Promise<Provenance> {
   const m = spec.model;

@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { InputError } from '../experiment/errors.js';
-import { PAGE_ROWS, cellKey, type CellResult, type RecordQuery, type ResultStore, type RunRecord, type TaskRecord } from './types.js';
+import { PAGE_ROWS, cellKey, type CellResult, type RecordQuery, type ResultStore, type RunRecord, type RunTimes, type TaskRecord } from './types.js';
 import { CELL_ORDER, cellFromRow, recordFromRow, type Row } from './rows.js';
 
 /** The variable that chooses the store; named in every error about it. */
@@ -124,6 +124,18 @@ export class PostgresStore implements ResultStore {
 
   async runNames(): Promise<string[]> {
     return (await this.q('run_names', 'SELECT run FROM runs ORDER BY run', [])).map((r) => r.run as string);
+  }
+
+  async runTimes(run: string, task: string): Promise<RunTimes> {
+    const [row] = await this.q(
+      'run_times',
+      `SELECT (SELECT planned_at FROM runs WHERE run = $1) AS started,
+         (SELECT MAX(t) FROM (SELECT MAX(updated_at) AS t FROM cells WHERE run = $1
+           UNION ALL SELECT MAX(updated_at) FROM records WHERE run = $1 AND task = $2) AS u) AS finished`,
+      [run, task],
+    );
+    const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v == null ? null : new Date(v as string).toISOString());
+    return { started: iso(row?.started), finished: iso(row?.finished) };
   }
 
   async upsertCells(cells: CellResult[]): Promise<void> {

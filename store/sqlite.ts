@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { PAGE_ROWS, cellKey, type CellResult, type RecordQuery, type ResultStore, type RunRecord, type TaskRecord } from './types.js';
+import { PAGE_ROWS, cellKey, type CellResult, type RecordQuery, type ResultStore, type RunRecord, type RunTimes, type TaskRecord } from './types.js';
 import { CELL_ORDER, cellFromRow, recordFromRow, type Row } from './rows.js';
 
 const SCHEMA = `
@@ -101,6 +101,15 @@ export class SqliteStore implements ResultStore {
 
   async runNames(): Promise<string[]> {
     return (this.stmt('SELECT run FROM runs ORDER BY run').all() as { run: string }[]).map((r) => r.run);
+  }
+
+  async runTimes(run: string, task: string): Promise<RunTimes> {
+    const planned = this.stmt('SELECT planned_at AS t FROM runs WHERE run = ?').get(run) as { t: string } | undefined;
+    // The last write of the run, whichever table its task keeps results in.
+    const last = this.stmt(
+      'SELECT MAX(t) AS t FROM (SELECT MAX(updated_at) AS t FROM cells WHERE run = ? UNION ALL SELECT MAX(updated_at) FROM records WHERE run = ? AND task = ?)',
+    ).get(run, run, task) as { t: string | null } | undefined;
+    return { started: planned?.t ?? null, finished: last?.t ?? null };
   }
 
   async upsertCells(cells: CellResult[]): Promise<void> {

@@ -64,6 +64,12 @@ export interface RecordQuery {
   to?: number;
 }
 
+/** ISO-8601 times (UTC); null when the run is unknown or has stored nothing yet. */
+export interface RunTimes {
+  started: string | null;
+  finished: string | null;
+}
+
 export interface ResultStore {
   /** What the store is, without secrets (safe for logs, messages and workflow history). */
   readonly label: string;
@@ -73,6 +79,8 @@ export interface ResultStore {
   saveRun(rec: RunRecord): Promise<void>;
   getRun(run: string): Promise<RunRecord | undefined>;
   runNames(): Promise<string[]>;
+  /** When the run was first planned and when its last result (cell or task record of `task`) was stored. */
+  runTimes(run: string, task: string): Promise<RunTimes>;
 
   /** Upsert on (run, task, persona, item, sample); all rows in one statement/transaction. */
   upsertCells(cells: CellResult[]): Promise<void>;

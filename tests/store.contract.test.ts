@@ -57,6 +57,23 @@ function contract(name: string, open: () => Promise<ResultStore>, openSecond: ()
       expect(await store.runNames()).toContain(run);
     });
 
+    it('tells when a run was planned and when its last cell or record of the task was stored', async () => {
+      const run = fresh();
+      expect(await store.runTimes(run, 'mmlu')).toEqual({ started: null, finished: null });
+      const before = Date.now() - 1000;
+      await store.saveRun({ run, task: 'mmlu', specHash: 'a', spec: {}, totalCells: 1 });
+      const planned = await store.runTimes(run, 'mmlu');
+      expect(planned.finished).toBeNull();
+      expect(Date.parse(planned.started!)).toBeGreaterThanOrEqual(before);
+      await store.upsertCells([cell(run, 'poet', 'anatomy', 0)]);
+      const cellAt = (await store.runTimes(run, 'mmlu')).finished!;
+      expect(Date.parse(cellAt)).toBeGreaterThanOrEqual(Date.parse(planned.started!) - 1000);
+      // Records count for their own task only.
+      await store.putRecords([{ run, task: 'bandit', kind: 'game', key: 'k', unit: 0, flag: false, payload: {} }]);
+      expect((await store.runTimes(run, 'mmlu')).finished).toBe(cellAt);
+      expect((await store.runTimes(run, 'bandit')).finished! >= cellAt).toBe(true);
+    });
+
     it('upserts cells idempotently and keeps every field exactly', async () => {
       const run = fresh();
       const tricky = cell(run, 'poet', 'anatomy', 1, {

@@ -6,7 +6,6 @@ import { modelLabel, type ExperimentSpec } from '../../experiment/load.js';
 import { SqliteStores, sqlitePath } from '../../store/results.js';
 import { taskFor } from '../../experiment/tasks.js';
 import { formatTable } from '../table.js';
-import { runTimes } from '../../report/data.js';
 import { isAlive, readOwner } from '../owner.js';
 import type { ReportTable } from '../../tasks/types.js';
 
@@ -52,7 +51,7 @@ export async function listRuns(output: string): Promise<RunListing[]> {
           total: rec.totalCells,
           state: cells >= rec.totalCells && rec.totalCells > 0 ? 'finished' : live !== undefined ? 'running' : cells === 0 ? 'empty' : 'incomplete',
           ...(live !== undefined ? { pid: live } : {}),
-          started: runTimes(store, r, rec.task).started,
+          started: (await store.runTimes(r, rec.task)).started,
           report: existsSync(join(dir, 'report.html')) ? join(dir, 'report.html') : null,
         });
       }
