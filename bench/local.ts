@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { PACKAGE_ROOT } from '../experiment/load.js';
 import type { OptionScoreRequest } from '../backends/types.js';
 import { LocalOnnxBackend, type LocalOnnxOptions } from '../backends/onnx/backend.js';
 import { ONNX_VARIANTS, type OnnxVariant } from '../backends/onnx/folder.js';
@@ -30,8 +31,10 @@ import { PROMPT_FORMATS, formatPrompt, type PromptFormat } from '../prompts/form
 import { loadSubject } from '../tasks/mmlu/data.js';
 import { renderMmluPrompt } from '../tasks/mmlu/prompts.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SMOLLM2 = path.join(ROOT, '..', 'shared', 'models', 'SmolLM2-135M-Instruct');
+// The package root from source (tsx) or dist alike; the shared data sit beside it.
+const ROOT = PACKAGE_ROOT;
+const SHARED = path.join(ROOT, '..', 'shared');
+const SMOLLM2 = path.join(SHARED, 'models', 'SmolLM2-135M-Instruct');
 const real = existsSync(path.join(SMOLLM2, 'onnx/model_int8.onnx'));
 const defaultModel = real
   ? SMOLLM2
@@ -44,7 +47,7 @@ const { values: args } = parseArgs({
     model: { type: 'string', default: defaultModel },
     variant: { type: 'string', default: real ? 'int8' : 'fp32' },
     format: { type: 'string', default: real ? 'chat_template' : 'llama3_chat' },
-    data: { type: 'string', default: '/work/shared/data/mmlu' },
+    data: { type: 'string', default: path.join(SHARED, 'data', 'mmlu') },
     subject: { type: 'string', default: 'high_school_biology' },
     questions: { type: 'string', default: '4' },
     personas: { type: 'string', default: '57' },

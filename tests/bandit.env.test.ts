@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BanditEnv, sampleInstance, type Arm } from '../tasks/bandit/env.js';
 import { pyFloatListRepr } from '../tasks/bandit/format.js';
 import { streamFor } from '../tasks/bandit/rng.js';
-import { golden } from './bandit.golden.js';
+import { golden } from './support/golden.js';
 
 const trace = golden('bandit.json').env_trace;
 const inp = trace.inputs;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { npRound1, pyFloatListRepr, pyFloatRepr, rint } from '../tasks/bandit/format.js';
-import { golden } from './bandit.golden.js';
+import { golden } from './support/golden.js';
 
 interface Case { raw_float64: number; np_round_1: number; printed_in_list: string }
 const cases = golden('bandit.json').history_number_formatting.cases as Case[];

@@ -12,7 +12,7 @@ import {
   restoreGame,
 } from '../tasks/bandit/game.js';
 import { gameMetrics, personaMetrics, type GameOutcome } from '../tasks/bandit/metrics.js';
-import { golden } from './bandit.golden.js';
+import { golden } from './support/golden.js';
 
 const trace = golden('bandit.json').env_trace;
 const inst = {

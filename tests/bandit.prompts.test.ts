@@ -3,7 +3,7 @@ import type { PromptFormat } from '../prompts/formats.js';
 import { BanditEnv, type Arm } from '../tasks/bandit/env.js';
 import { npRound1 } from '../tasks/bandit/format.js';
 import { buildBanditPrompt, HISTORY_HEAD, IMPERSONATION_PROMPT, INSTRUCTION_TEMPLATE, LLM_START, QUESTION } from '../tasks/bandit/prompts.js';
-import { golden, sha256 } from './bandit.golden.js';
+import { golden, sha256 } from './support/golden.js';
 
 const g = golden('bandit.json');
 

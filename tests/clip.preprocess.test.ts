@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import type { RgbImage } from '../backends/capabilities.js';
 import { cropBottom, decodeImageFile } from '../backends/clip/image.js';
 import { parsePreprocessConfig, preprocessImage, readPreprocessConfig, resizedSize } from '../backends/clip/preprocess.js';
-import { CLIP_IMAGES, TINY_CLIP, clipReference, golden, tinyClipOrFail } from './support/clipFixtures.js';
+import { CLIP_IMAGES, TINY_CLIP, clipReference, tinyClipOrFail } from './support/clipFixtures.js';
+import { golden } from './support/golden.js';
 
 interface GoldenCase {
   name: string;

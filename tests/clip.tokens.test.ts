@@ -4,7 +4,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cutTokens, loadClipTokenizer, padBatch, poolIndex, type ClipTokenizer } from '../backends/clip/tokens.js';
-import { TINY_CLIP, golden, tinyClipOrFail } from './support/clipFixtures.js';
+import { TINY_CLIP, tinyClipOrFail } from './support/clipFixtures.js';
+import { golden } from './support/golden.js';
 
 interface Case {
   text: string;

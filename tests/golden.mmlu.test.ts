@@ -1,5 +1,5 @@
 /**
- * SPEC §2 golden renderings (/work/shared/spec/golden/mmlu.json), byte for byte: every case × every rendering, with
+ * SPEC §2 golden renderings (../shared/spec/golden/mmlu.json), byte for byte: every case × every rendering, with
  * items read by the product's CSV loader from the shared MMLU folder and, independently, built from the golden row;
  * templates come from configs/templates/*.yaml through the product's config loading, so the data files are tested.
  */
@@ -7,17 +7,17 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { BUILTIN_CONFIGS, loadExperiment, PACKAGE_ROOT } from '../experiment/load.js';
+import { BUILTIN_CONFIGS, loadExperiment } from '../experiment/load.js';
 import type { MmluSpec } from '../tasks/mmlu/config.js';
 import { loadSubject, OPTION_LETTERS, type MmluItem, type MmluRow, type MmluSplit } from '../tasks/mmlu/data.js';
 import { itemText } from '../tasks/mmlu/prompts.js';
 import { mmluPrompt } from '../tasks/mmlu/runner.js';
 import type { PromptFormat } from '../prompts/formats.js';
+import { SHARED, goldenPath } from './support/golden.js';
 
-const SPEC_DIR = resolve(PACKAGE_ROOT, '..', 'shared', 'spec', 'golden');
-const MMLU_DATA = resolve(PACKAGE_ROOT, '..', 'shared', 'data', 'mmlu');
+const MMLU_DATA = join(SHARED, 'data', 'mmlu');
 
 interface GoldenRendering {
   backend: string;
@@ -30,8 +30,8 @@ interface GoldenCase {
   dataset_item_text: string;
   renderings: GoldenRendering[];
 }
-const golden = JSON.parse(readFileSync(join(SPEC_DIR, 'mmlu.json'), 'utf8')) as { template: string; cases: GoldenCase[] };
-const personasGolden = JSON.parse(readFileSync(join(SPEC_DIR, 'personas.json'), 'utf8')) as { mmlu_personas_in_config_order: string[] };
+const golden = JSON.parse(readFileSync(goldenPath('mmlu.json'), 'utf8')) as { template: string; cases: GoldenCase[] };
+const personasGolden = JSON.parse(readFileSync(goldenPath('personas.json'), 'utf8')) as { mmlu_personas_in_config_order: string[] };
 
 /** Which product settings reproduce a golden rendering, recognised from its `backend` description. */
 interface Variant {

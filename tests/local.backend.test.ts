@@ -6,8 +6,9 @@ import { unloadLocalModels } from '../backends/onnx/model.js';
 import { answerTokens } from '../backends/onnx/tokens.js';
 import { formatPrompt } from '../prompts/formats.js';
 import { assertTinyLlama3, copyFixture, hasTinyLlama3, requireTinyLlama3, TINY, TINY_FILES, TINY_LLAMA3 } from './support/localFixtures.js';
+import { goldenPath } from './support/golden.js';
 
-const mmlu = JSON.parse(readFileSync('/work/shared/spec/golden/mmlu.json', 'utf8')).cases as {
+const mmlu = JSON.parse(readFileSync(goldenPath('mmlu.json'), 'utf8')).cases as {
   dataset_item_text: string;
   inputs: { persona: string };
 }[];

@@ -8,11 +8,12 @@ import { encodePrompt } from '../backends/onnx/tokens.js';
 import { formatPrompt } from '../prompts/formats.js';
 import { TINY } from './support/localFixtures.js';
 import { loadRef, refLogits } from './support/refLlama.js';
+import { goldenPath } from './support/golden.js';
 
 const TEMPLATE =
   'Please consider the following multiple-choice question and the four answer options A, B, C, and D.\n' +
   'Question: {context}\nIf you were a {character}, which answer would you choose?';
-const mmlu = JSON.parse(readFileSync('/work/shared/spec/golden/mmlu.json', 'utf8')).cases as {
+const mmlu = JSON.parse(readFileSync(goldenPath('mmlu.json'), 'utf8')).cases as {
   dataset_item_text: string;
 }[];
 const PERSONAS = ['abstract algebra expert', 'nutrition expert', 'US foreign policy expert', 'virology expert', 'a'];

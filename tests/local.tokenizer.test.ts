@@ -4,9 +4,9 @@ import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transforme
 import { beforeAll, describe, expect, it } from 'vitest';
 import { answerTokens, checkFormat, encodePrompt } from '../backends/onnx/tokens.js';
 import { llama3TokenizerDir, TINY } from './support/localFixtures.js';
+import { goldenPath } from './support/golden.js';
 
-const GOLDEN = '/work/shared/spec/golden';
-const goldenIds = JSON.parse(readFileSync(`${GOLDEN}/llama3_token_ids.json`, 'utf8')).by_sha256 as Record<
+const goldenIds = JSON.parse(readFileSync(goldenPath('llama3_token_ids.json'), 'utf8')).by_sha256 as Record<
   string,
   { file: string; ids: number[] }
 >;
@@ -29,7 +29,7 @@ function renderings(node: unknown, out: Rendering[] = []): Rendering[] {
 }
 
 const all = ['mmlu.json', 'bandit.json', 'clip_descriptions.json'].flatMap((f) =>
-  renderings(JSON.parse(readFileSync(`${GOLDEN}/${f}`, 'utf8'))),
+  renderings(JSON.parse(readFileSync(goldenPath(f), 'utf8'))),
 );
 const llama3 = all.filter((r) => goldenIds[r.sha256_utf8]);
 

@@ -10,9 +10,10 @@ import {
   subjectSubcategory,
   subjectsInCategory,
 } from '../tasks/mmlu/categories.js';
+import { goldenPath } from './support/golden.js';
 
 const golden = JSON.parse(
-  readFileSync(new URL('../../shared/spec/golden/personas.json', import.meta.url), 'utf8'),
+  readFileSync(goldenPath('personas.json'), 'utf8'),
 ) as { mmlu_tasks_in_TASKS_order: string[]; mmlu_personas_in_config_order: string[] };
 
 describe('MMLU categories', () => {

@@ -4,9 +4,7 @@
  * start/finish as durable units).
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT } from '../experiment/load.js';
 import {
   CLEANING_STOP,
   CLEANING_TEMPLATE,
@@ -23,8 +21,9 @@ import {
   startCleaning,
   stripHtml,
 } from '../tasks/vision/clean.js';
+import { goldenPath } from './support/golden.js';
 
-const golden = JSON.parse(readFileSync(resolve(PACKAGE_ROOT, '..', 'shared', 'spec', 'golden', 'clip_descriptions.json'), 'utf8')) as {
+const golden = JSON.parse(readFileSync(goldenPath('clip_descriptions.json'), 'utf8')) as {
   stop_token_truncation: { stop: string[]; cases: { generated: string; after_stop: string }[] };
   manual_class_name_cleaning: { text: string; class_name: string; cleaned: string; still_contains_class_name_case_insensitive: boolean }[];
   html_strip: { text: string; stripped: string }[];

@@ -4,16 +4,16 @@
  * report. Checks that every LLM call is a unit with its own id and seed, independent of run order.
  */
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT } from '../experiment/load.js';
 import { visionSections } from '../report/vision.js';
 import { loadCub } from '../tasks/vision/data.js';
 import { clipText, describeCells, describeRecord, SEED_DESCRIBE_SETTINGS, startCellCleaning, type DescribeSettings } from '../tasks/vision/describe.js';
 import { visionMetrics, zeroShotPredict } from '../tasks/vision/metrics.js';
+import { goldenPath } from './support/golden.js';
 
 const TOY = join(import.meta.dirname, 'fixtures', 'toy-cub');
-const golden = JSON.parse(readFileSync(resolve(PACKAGE_ROOT, '..', 'shared', 'spec', 'golden', 'clip_descriptions.json'), 'utf8')) as {
+const golden = JSON.parse(readFileSync(goldenPath('clip_descriptions.json'), 'utf8')) as {
   clip_text_inputs: { persona: string; description: string; clip_text: string }[];
 };
 

@@ -4,9 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PACKAGE_ROOT } from '../experiment/load.js';
 import type { PromptFormat } from '../prompts/formats.js';
 import {
   checkDescribeTemplate,
@@ -17,10 +15,10 @@ import {
   SEED_DESCRIBE_TEMPLATE,
   SEED_PERSONAS,
 } from '../tasks/vision/prompts.js';
+import { goldenPath } from './support/golden.js';
 
-const GOLDEN = resolve(PACKAGE_ROOT, '..', 'shared', 'spec', 'golden', 'clip_descriptions.json');
 interface Rendering { backend: string; rendered: string; sha256_utf8: string; chars: number }
-const golden = JSON.parse(readFileSync(GOLDEN, 'utf8')) as {
+const golden = JSON.parse(readFileSync(goldenPath('clip_descriptions.json'), 'utf8')) as {
   template_after_impersonation_command: string;
   none_template: string;
   cases: { inputs: { persona: string; class_name: string; n_words: number }; renderings: Rendering[] }[];

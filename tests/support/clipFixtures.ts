@@ -20,11 +20,6 @@ export function tinyClipOrFail(): boolean {
   return hasTinyClip;
 }
 
-/** The golden vectors of the vision spec (read-only, shared). */
-export const GOLDEN = process.env.ROLYPLAY_GOLDEN ?? path.join(ROOT, '..', 'shared', 'spec', 'golden');
-export function golden<T>(name: string): T {
-  return JSON.parse(readFileSync(path.join(GOLDEN, name), 'utf8')) as T;
-}
 
 export interface ClipReference {
   texts: { text: string; ids: number[]; seed: number[]; eos: number[] }[];
