@@ -3,6 +3,7 @@
  * schema builds its model union from per-backend schemas like this one.
  */
 import { z } from 'zod';
+import { EXECUTION_PROVIDERS } from '../onnx/options.js';
 
 /** Variants of the hub's CLIP exports (Xenova/clip-vit-base-patch32: onnx/text_model{,_fp16,_quantized}.onnx). */
 export const CLIP_VARIANTS = ['fp32', 'fp16', 'int8'] as const;
@@ -16,7 +17,7 @@ export const ClipModel = z
     /** A local folder in the hub's CLIP ONNX layout, or a hub id such as Xenova/clip-vit-base-patch32. */
     path: z.string().min(1),
     variant: z.enum(CLIP_VARIANTS).default('fp32'),
-    providers: z.array(z.enum(['cpu', 'cuda'])).min(1).default(['cpu']),
+    providers: z.array(z.enum(EXECUTION_PROVIDERS)).min(1).default(['cpu']),
     /** Most texts per text-model pass. */
     text_batch: posInt.default(64),
     /** Most images per vision-model pass (ViT-B/32 costs ~4.4 GFLOPs an image: 16 keep a pass near a second on 2 cores). */

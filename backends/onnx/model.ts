@@ -15,9 +15,9 @@ import {
   resolveModelDir,
   type OnnxVariant,
 } from './folder.js';
-import { ONNX_DEFAULTS } from './options.js';
+import { ONNX_DEFAULTS, type ExecutionProvider } from './options.js';
 
-export type ExecutionProvider = 'cpu' | 'cuda';
+export type { ExecutionProvider } from './options.js';
 
 export interface LoadOptions {
   /** Local folder or hub id. */

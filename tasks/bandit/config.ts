@@ -2,6 +2,8 @@
 import { z } from 'zod';
 import type { CommonSpec, ResolveContext } from '../../experiment/load.js';
 import { commonFields } from '../../experiment/schema.js';
+import { BANDIT_DESIGNS } from './game.js';
+import { ACC_LAST_MODES } from './metrics.js';
 
 const posInt = z.number().int().positive();
 const common = commonFields('games_per_batch', 10);
@@ -17,7 +19,7 @@ export const BanditConfig = z
     /** Run seed: every persona × game draws its bandit and its choices from its own stream of it. */
     seed: z.union([z.number().int(), z.string().min(1)]).default(2016),
     /** faithful: a fresh bandit per persona and game, as the seed; paired: all personas play the same bandits. */
-    design: z.enum(['faithful', 'paired']).default('faithful'),
+    design: z.enum(BANDIT_DESIGNS).default('faithful'),
     personas: common.personas.default(['ages']),
     format: common.format,
     chat: common.chat,
@@ -32,7 +34,7 @@ export const BanditConfig = z
       .strict()
       .default({ mode: 'logits', temperature: 1, max_tries: 20 }),
     metrics: z
-      .object({ acc_last: z.enum(['faithful', 'intended']).default('faithful') })
+      .object({ acc_last: z.enum(ACC_LAST_MODES).default('faithful') })
       .strict()
       .default({ acc_last: 'faithful' }),
     model: common.model,

@@ -17,7 +17,8 @@ export const MAX_API_TRIES = 20;
  * 'paired': every persona plays the same instance for a given game index, which removes bandit-to-bandit
  * variance from persona comparisons.
  */
-export type BanditDesign = 'faithful' | 'paired';
+export const BANDIT_DESIGNS = ['faithful', 'paired'] as const;
+export type BanditDesign = (typeof BANDIT_DESIGNS)[number];
 
 /** The stream a game's bandit instance is drawn from. */
 export function instanceStream(runSeed: StreamKey, design: BanditDesign, persona: string, game: number): Rng {

@@ -3,7 +3,8 @@ import { mean, tCi95, type Interval } from '../../stats/intervals.js';
 import type { Arm } from './env.js';
 
 /** 'faithful' reproduces the seed's bug (pred_last is always 1); 'intended' scores the last choice. */
-export type AccLastMode = 'faithful' | 'intended';
+export const ACC_LAST_MODES = ['faithful', 'intended'] as const;
+export type AccLastMode = (typeof ACC_LAST_MODES)[number];
 
 export interface GameMetrics {
   /** Mean expected regret over the game's trials, rounded to float32 like the seed's float32 tensor mean. */

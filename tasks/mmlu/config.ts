@@ -7,7 +7,7 @@ import { findDataFile, listYaml, readConfigFile, zodToInputError, type CommonSpe
 import { commonFields, PersonaSetRef } from '../../experiment/schema.js';
 import { MMLU_SUBJECTS } from './categories.js';
 import { type MmluTemplate, placeholders } from './prompts.js';
-import { MMLU_TARBALL_URL, cachedMmluDir, checkMmluData, downloadMmlu, mmluCacheDir, type MmluSplit } from './data.js';
+import { MMLU_SPLITS, MMLU_TARBALL_URL, cachedMmluDir, checkMmluData, downloadMmlu, mmluCacheDir, type MmluSplit } from './data.js';
 
 const posInt = z.number().int().positive();
 const common = commonFields('questions_per_batch', 128);
@@ -34,7 +34,7 @@ export const MmluConfig = z
     data: z
       .object({
         path: z.string().min(1),
-        split: z.enum(['test', 'val', 'dev']).default('test'),
+        split: z.enum(MMLU_SPLITS).default('test'),
         subjects: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
         /** Use only the first N questions of each subject (file order). */
         limit: posInt.optional(),
