@@ -87,16 +87,6 @@ async function describeRun(client: Client, workflowId: string): Promise<Workflow
   }
 }
 
-/** Status name of the latest execution of a workflow id, or undefined if there is none. */
-export async function runStatus(client: Client, workflowId: string): Promise<string | undefined> {
-  try {
-    return (await client.workflow.getHandle(workflowId).describe()).status.name;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    throw err;
-  }
-}
-
 export async function queryProgress(handle: WorkflowHandle): Promise<Progress | undefined> {
   try {
     return await handle.query(progressQuery);

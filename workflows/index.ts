@@ -10,7 +10,6 @@
  */
 import {
   ApplicationFailure,
-  condition,
   continueAsNew,
   defineQuery,
   defineSignal,

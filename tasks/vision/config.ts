@@ -8,7 +8,6 @@
  * one sample per cell, the seed's truncation at 77 tokens, ViT-B/32.
  */
 import { z } from 'zod';
-import { PROMPT_FORMATS } from '../../prompts/formats.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { commonFields } from '../../experiment/schema.js';
