@@ -41,9 +41,13 @@ async function withThreads<T>(threads: string, f: () => Promise<T>): Promise<T> 
   }
 }
 
-export async function clipBench(opts: { dir: string; files: string[]; texts: string[]; batches: number[]; threads: string[]; reps: number }): Promise<{ rows: ClipRow[]; decodeMs: number; preprocessMs: number }> {
+export async function clipBench(opts: { dir: string; files: string[]; texts: string[]; batches: number[]; threads: string[]; reps: number; onRow?: (r: ClipRow) => void }): Promise<{ rows: ClipRow[]; decodeMs: number; preprocessMs: number }> {
   const { dir, files, texts, batches, threads, reps } = opts;
   const rows: ClipRow[] = [];
+  const push = (r: ClipRow) => {
+    rows.push(r);
+    opts.onRow?.(r);
+  };
   const clipFiles = await resolveClipFolder(dir, 'fp32');
   const cfg = await readPreprocessConfig(clipFiles.dir);
   // Decode and preprocess alone, one image at a time on this thread.
@@ -70,7 +74,7 @@ export async function clipBench(opts: { dir: string; files: string[]; texts: str
         const s = await best(reps, async () => {
           for (let i = 0; i < pixels.length; i += b) await local.run('vision', feed(i, Math.min(b, pixels.length - i)), 'image_embeds');
         });
-        rows.push({ measure: 'vision model alone', batch: b, threads: label, perSec: pixels.length / s });
+        push({ measure: 'vision model alone', batch: b, threads: label, perSec: pixels.length / s });
       }
       await local.close();
       // The task's path: files → worker (decode here, preprocess + model there) → normalised embeddings.
@@ -80,13 +84,13 @@ export async function clipBench(opts: { dir: string; files: string[]; texts: str
         const s = await best(reps, async () => {
           await clip.embedImageFiles(files);
         });
-        rows.push({ measure: 'image stage (decode + preprocess + model)', batch: b, threads: label, perSec: files.length / s });
+        push({ measure: 'image stage (decode + preprocess + model)', batch: b, threads: label, perSec: files.length / s });
         if (b === batches[batches.length - 1]) {
           await clip.embedTexts(texts.slice(0, 1), { truncation: 'seed' });
           const st = await best(reps, async () => {
             await clip.embedTexts(texts, { truncation: 'seed' });
           });
-          rows.push({ measure: 'text stage (tokenize + text model)', batch: 64, threads: label, perSec: texts.length / st });
+          push({ measure: 'text stage (tokenize + text model)', batch: 64, threads: label, perSec: texts.length / st });
         }
         await clip.close();
       }
