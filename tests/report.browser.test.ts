@@ -197,6 +197,7 @@ describe('the vision report in Chromium', () => {
     expect(await marks(page, 'vision-contrasts', 'contrast')).toBe(contrasts.length);
     expect(await marks(page, 'vision-contrasts', 'contrast_ci')).toBe(contrasts.filter((c) => c.ci95_classes !== null).length);
     expect(await marks(page, 'vision-cut-fraction', 'cut')).toBe(personas.filter(([, p]) => p.cut_fraction !== null).length);
+    expect(await marks(page, 'vision-cut-fraction', 'cut_label')).toBe(personas.filter(([, p]) => p.cut_fraction !== null).length);
     for (const fig of await page.locator('figure[data-figure]').all()) {
       const id = (await fig.getAttribute('data-figure'))!;
       const expected = JSON.parse((await fig.getAttribute('data-marks'))!) as Record<string, number>;
