@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: the engine's overhead (plain loop vs Temporal, instant backend; PostgreSQL vs SQLite store) and local inference speed
- * (one prompt at a time / batched / batched with prefix reuse). Figures, not pass/fail: read them.
+ * `npm run bench`: the engine's overhead (plain loop vs Temporal, instant backend; PostgreSQL vs SQLite store), local inference speed
+ * (one prompt at a time / batched / batched with prefix reuse), and the vision task's stages (bench/vision.ts: CLIP images/s and
+ * texts/s on the random-weight ViT-B/32 fixture of `bash scripts/make-fixtures.sh --bench`, share of time per stage of vl-demo). Figures, not pass/fail: read them.
  * Each engine figure is the best of BENCH_REPS runs (default 2): on a 2-core machine anything else running
  * (a compiler, another test) lands in one run or the other.
  */
@@ -28,4 +29,7 @@ for (const batch of [16, 128]) {
 console.log('\n# local inference (bench/local.ts; pass a model folder with BENCH_MODEL)');
 const args = [join(PACKAGE_ROOT, 'dist', 'bench', 'local.js'), ...(process.env.BENCH_MODEL ? ['--model', process.env.BENCH_MODEL] : [])];
 const local = spawnSync(process.execPath, args, { stdio: 'inherit' });
-process.exitCode = local.status ?? 1;
+
+console.log('\n# vision task (bench/vision.ts; BENCH_CLIP, BENCH_BATCHES, BENCH_THREADS, BENCH_IMAGES)');
+const vision = spawnSync(process.execPath, [join(PACKAGE_ROOT, 'dist', 'bench', 'vision.js')], { stdio: 'inherit' });
+process.exitCode = (local.status ?? 1) || (vision.status ?? 1);

@@ -4,6 +4,8 @@
 #   bench-llama3  benchmark size (~350 MB), only with --bench
 #   SmolLM2-135M-Instruct-w8  the real model's batch-invariant variant (int8 weights, float32 activations; ~160 MB),
 #                 derived from ../shared/models/SmolLM2-135M-Instruct (read-only there), needed by tests when CI=true
+#   bench-clip-vitb32  random-weight CLIP with exactly ViT-B/32's architecture (~600 MB), for bench/vision.ts; only
+#                 with --bench
 #   tiny-clip     random-weight CLIP in the hub's ONNX layout with the real BPE vocabulary, scikit-image photos and a
 #                 PyTorch reference (~15 MB), needed by tests/clip.*.test.ts when CI=true
 # The committed models/tiny-random-llama is regenerated with: $PY scripts/make-tiny-llama.py tiny --out models/tiny-random-llama
@@ -36,4 +38,7 @@ fi
 if [[ "${1:-}" == "--bench" ]]; then
   "$PY" scripts/make-tiny-llama.py llama3 --out .cache/fixtures/bench-llama3 \
     --hidden 512 --layers 8 --heads 8 --kv-heads 4 --intermediate 1408
+  if [[ ! -f .cache/fixtures/bench-clip-vitb32/onnx/vision_model.onnx || scripts/make-tiny-clip.py -nt .cache/fixtures/bench-clip-vitb32/onnx/vision_model.onnx ]]; then
+    "$CLIP_VENV/bin/python" scripts/make-tiny-clip.py --arch vitb32 --tokenizer-from .cache/fixtures/tiny-clip --out .cache/fixtures/bench-clip-vitb32
+  fi
 fi

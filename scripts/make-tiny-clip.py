@@ -21,6 +21,11 @@ Written into --out:
                               same weights: texts through CLIPTokenizerFast + the seed's 77 cut (and the eos mode),
                               images through CLIPImageProcessorPil (the transformers-4 PIL path).
 
+With --arch vitb32 (bash scripts/make-fixtures.sh --bench, into .cache/fixtures/bench-clip-vitb32) the model has
+exactly openai/clip-vit-base-patch32's architecture (vision width 768, 12 layers, 12 heads, patch 32, image 224;
+text width 512, 12 layers, 8 heads, 77 positions, vocabulary 49,408; projection 512; quick_gelu) with random
+weights (transformers' own init, no widening) and no reference: a speed fixture for bench/vision.ts only (~600 MB).
+
 Tooling only (scripts/requirements-clip.txt); the product never runs Python.
 """
 import argparse
@@ -47,6 +52,9 @@ TEXTS = [
     LONG,
     LONG2,
 ]
+
+
+TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"]
 
 
 def wheel(wheels: str, name: str) -> zipfile.ZipFile:
@@ -109,16 +117,23 @@ def write_tokenizer(out: str, bpe_gz: bytes) -> None:
               open(os.path.join(out, "tokenizer_config.json"), "w"), indent=2)
 
 
-def tiny_model(width: int, layers: int, projection: int):
+def dims(width: int, layers: int, heads: int) -> dict:
+    return dict(hidden_size=width, intermediate_size=width * 4, num_hidden_layers=layers, num_attention_heads=heads,
+                hidden_act="quick_gelu")
+
+
+# openai/clip-vit-base-patch32's config.json (text 512 x 12 layers x 8 heads, vision 768 x 12 x 12, projection 512).
+VITB32 = dict(text=dims(512, 12, 8), vision=dims(768, 12, 12), projection=512)
+
+
+def tiny_model(text: dict, vision: dict, projection: int, widen: bool = True):
     from transformers import CLIPConfig, CLIPModel
 
-    common = dict(hidden_size=width, intermediate_size=width * 4, num_hidden_layers=layers,
-                  num_attention_heads=max(1, width // 16), hidden_act="quick_gelu")
     config = CLIPConfig(
         # bos/pad/eos 0/1/2: the legacy values of openai/clip-vit-base-patch32's text_config (argmax pooling).
         text_config=dict(vocab_size=49408, max_position_embeddings=77, bos_token_id=0, pad_token_id=1,
-                         eos_token_id=2, **common),
-        vision_config=dict(image_size=224, patch_size=32, num_channels=3, **common),
+                         eos_token_id=2, **text),
+        vision_config=dict(image_size=224, patch_size=32, num_channels=3, **vision),
         projection_dim=projection,
         logit_scale_init_value=2.6592,
     )
@@ -126,9 +141,10 @@ def tiny_model(width: int, layers: int, projection: int):
     torch.manual_seed(8)
     model = CLIPModel(config).eval()
     # Random init gives tiny position/token embeddings; widen them so different texts and images differ clearly.
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
+    if widen:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.05)
     return config, model
 
 
@@ -247,20 +263,38 @@ def reference(out: str, model, images: list) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
-    ap.add_argument("--wheels", required=True, help="folder with the open_clip_torch and scikit-image wheels")
+    ap.add_argument("--wheels", help="folder with the open_clip_torch and scikit-image wheels")
+    ap.add_argument("--tokenizer-from", help="with --arch vitb32: copy the tokenizer files from this CLIP folder "
+                                             "(e.g. the tiny-clip fixture) instead of building them from the wheels")
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--projection", type=int, default=16)
+    ap.add_argument("--arch", choices=["tiny", "vitb32"], default="tiny",
+                    help="vitb32: openai/clip-vit-base-patch32's exact dims, random weights, no reference (bench only)")
     a = ap.parse_args()
     out = a.out
-    os.makedirs(os.path.join(out, "images"), exist_ok=True)
-    os.makedirs(os.path.join(out, "pixels"), exist_ok=True)
-    write_tokenizer(out, wheel(a.wheels, "open_clip_torch").read("open_clip/bpe_simple_vocab_16e6.txt.gz"))
-    skimage = wheel(a.wheels, "scikit_image")
-    for name in PHOTOS:
-        open(os.path.join(out, "images", name), "wb").write(skimage.read(f"skimage/data/{name}"))
-    images = PHOTOS + synthetic_images(os.path.join(out, "images"))
-    config, model = tiny_model(a.width, a.layers, a.projection)
+    os.makedirs(out, exist_ok=True)
+    if a.arch == "vitb32" and a.tokenizer_from:
+        import shutil
+        for name in TOKENIZER_FILES:
+            shutil.copyfile(os.path.join(a.tokenizer_from, name), os.path.join(out, name))
+    else:
+        if not a.wheels:
+            raise SystemExit("--wheels is needed (or --arch vitb32 --tokenizer-from DIR)")
+        write_tokenizer(out, wheel(a.wheels, "open_clip_torch").read("open_clip/bpe_simple_vocab_16e6.txt.gz"))
+    images = []
+    if a.arch == "tiny":
+        os.makedirs(os.path.join(out, "images"), exist_ok=True)
+        os.makedirs(os.path.join(out, "pixels"), exist_ok=True)
+        skimage = wheel(a.wheels, "scikit_image")
+        for name in PHOTOS:
+            open(os.path.join(out, "images", name), "wb").write(skimage.read(f"skimage/data/{name}"))
+        images = PHOTOS + synthetic_images(os.path.join(out, "images"))
+    if a.arch == "vitb32":
+        config, model = tiny_model(VITB32["text"], VITB32["vision"], VITB32["projection"], widen=False)
+    else:
+        tiny = dims(a.width, a.layers, max(1, a.width // 16))
+        config, model = tiny_model(tiny, tiny, a.projection)
     cfg = config.to_dict()
     cfg["architectures"] = ["CLIPModel"]
     json.dump(cfg, open(os.path.join(out, "config.json"), "w"), indent=2)
@@ -272,8 +306,9 @@ def main() -> None:
         "size": {"shortest_edge": 224},
     }, open(os.path.join(out, "preprocessor_config.json"), "w"), indent=2)
     export(model, out)
-    ref = reference(out, model, images)
-    json.dump(ref, open(os.path.join(out, "reference.json"), "w"))
+    if a.arch == "tiny":
+        ref = reference(out, model, images)
+        json.dump(ref, open(os.path.join(out, "reference.json"), "w"))
     print(f"wrote {out}: {sum(os.path.getsize(p) for p in glob.glob(out + '/**', recursive=True) if os.path.isfile(p)) / 1e6:.1f} MB")
 
 
