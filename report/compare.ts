@@ -24,6 +24,8 @@ export interface RunComparisonRow {
 
 export interface RunComparison {
   metric: 'accuracy' | 'regret';
+  /** What the pairs are ("question", "game", "image (bootstrap over classes)"), for the CLI's header. */
+  paired_by: string;
   /** Personas of one run only (not compared). */
   only_a: string[];
   only_b: string[];
@@ -43,7 +45,8 @@ function personaSplit(a: Iterable<string>, b: Iterable<string>) {
   return { both: [...sa].filter((p) => sb.has(p)), only_a: [...sa].filter((p) => !sb.has(p)), only_b: [...sb].filter((p) => !sa.has(p)) };
 }
 
-export function compareMmluRuns(a: readonly ItemOutcome[], b: readonly ItemOutcome[], opts: { resamples?: number; seed?: number } = {}): RunComparison {
+export function compareMmluRuns(a: readonly ItemOutcome[], b: readonly ItemOutcome[], opts: { resamples?: number; seed?: number; cluster?: (item: string) => string } = {}): RunComparison {
+  const clusterOf = opts.cluster ?? ((item: string) => item);
   const key = (o: ItemOutcome) => JSON.stringify([o.persona, o.item, o.sample]);
   const bByKey = new Map(b.filter((o) => o.correct !== null).map((o) => [key(o), o.correct as boolean]));
   const { both, only_a, only_b } = personaSplit(a.map((o) => o.persona), b.map((o) => o.persona));
@@ -52,7 +55,7 @@ export function compareMmluRuns(a: readonly ItemOutcome[], b: readonly ItemOutco
       .filter((o) => o.persona === persona && o.correct !== null && bByKey.has(key(o)))
       .map((o) => ({ question: o.item, inA: o.correct as boolean, inB: bByKey.get(key(o))! }));
     // pairedBootstrapDiff gives a − b of its pairs: hand it run B as a, so the difference is B − A.
-    const d = pairedBootstrapDiff(pairs.map((p) => ({ cluster: p.question, a: p.inB, b: p.inA })), {
+    const d = pairedBootstrapDiff(pairs.map((p) => ({ cluster: clusterOf(p.question), a: p.inB, b: p.inA })), {
       resamples: opts.resamples ?? BOOTSTRAP_RESAMPLES, seed: opts.seed ?? BOOTSTRAP_SEED, keys: ['compare', persona],
     });
     const n = pairs.length;
@@ -69,7 +72,30 @@ export function compareMmluRuns(a: readonly ItemOutcome[], b: readonly ItemOutco
   const holm = holmAdjust(rows.map((r) => r.p_mcnemar!));
   const bh = bhAdjust(rows.map((r) => r.p_mcnemar!));
   rows.forEach((r, i) => Object.assign(r, { p_holm: holm[i], p_bh: bh[i] }));
-  return { metric: 'accuracy', only_a, only_b, rows };
+  return { metric: 'accuracy', paired_by: 'question', only_a, only_b, rows };
+}
+
+/** One persona's prediction on one test image of a vision run. */
+export interface ImageOutcome {
+  persona: string;
+  image: string;
+  /** The image's class: the bootstrap resamples classes (images of a class share the persona's text). */
+  cls: string;
+  correct: boolean;
+}
+
+/**
+ * Vision runs (e.g. two LLMs, or truncation seed vs eos) on the same test images: per persona, accuracy B − A over
+ * the images both runs scored, a paired bootstrap interval resampling whole classes, exact McNemar on the discordant
+ * images, Holm and BH over the personas.
+ */
+export function compareVisionRuns(a: readonly ImageOutcome[], b: readonly ImageOutcome[], opts: { resamples?: number; seed?: number } = {}): RunComparison {
+  const c = compareMmluRuns(
+    a.map((o) => ({ persona: o.persona, item: `${o.cls}\u0000${o.image}`, sample: 0, correct: o.correct })),
+    b.map((o) => ({ persona: o.persona, item: `${o.cls}\u0000${o.image}`, sample: 0, correct: o.correct })),
+    { ...opts, cluster: (item) => item.split('\u0000')[0]! },
+  );
+  return { ...c, paired_by: 'image (bootstrap over classes)' };
 }
 
 export interface GameRegret {
@@ -90,7 +116,7 @@ export function compareBanditRuns(a: readonly GameRegret[], b: readonly GameRegr
     const d = bootstrapMeanDiff(pairs, opts);
     return { persona, n, a: n ? pairs.reduce((s, p) => s + p.a, 0) / n : null, b: n ? pairs.reduce((s, p) => s + p.b, 0) / n : null, diff: n ? d.diff : null, ci95: d.ci95 };
   });
-  return { metric: 'regret', only_a, only_b, rows };
+  return { metric: 'regret', paired_by: 'game', only_a, only_b, rows };
 }
 
 function bootstrapMeanDiff(pairs: { game: number; a: number; b: number }[], opts: { resamples?: number; seed?: number }) {

@@ -86,7 +86,8 @@ export async function visionSections(m: VisionMetrics): Promise<{ figures: Figur
   }
 
   // ---- cut fraction ----
-  const cutRows = personas.filter(([, p]) => p.cut_fraction !== null).map(([persona, p]) => ({ persona, cut: p.cut_fraction, classes: p.cut_classes }));
+  const cutRows = personas.filter(([, p]) => p.cut_fraction !== null).map(([persona, p]) => ({ persona, cut: p.cut_fraction, classes: p.cut_classes, label: `${num(p.cut_fraction)} (${p.cut_classes} of ${m.n_classes})` }));
+  const cutY = { field: 'persona', type: 'nominal', sort: { field: 'cut', order: 'descending' }, title: null, axis: { labelLimit: 320 } } as const;
   let cutFig: Figure | undefined;
   if (cutRows.length > 0) {
     cutFig = await figure(
@@ -98,10 +99,12 @@ export async function visionSections(m: VisionMetrics): Promise<{ figures: Figur
         height: Math.max(120, 16 * cutRows.length),
         data: { values: cutRows },
         layer: [
-          { name: 'cut', mark: { type: 'bar', color: '#ff7f0e' }, encoding: { y: { field: 'persona', type: 'nominal', sort: { field: 'cut', order: 'descending' }, title: null, axis: { labelLimit: 320 } }, x: { field: 'cut', type: 'quantitative', title: 'fraction of classes cut', scale: { domain: [0, 1] } }, tooltip: [{ field: 'persona' }, { field: 'cut', format: '.3f' }, { field: 'classes' }] } },
+          { name: 'cut', mark: { type: 'bar', color: '#ff7f0e' }, encoding: { y: cutY, x: { field: 'cut', type: 'quantitative', title: 'fraction of classes cut', scale: { domain: [0, 1] } }, tooltip: [{ field: 'persona' }, { field: 'cut', format: '.3f' }, { field: 'classes' }] } },
+          // The value beside each bar: a run with no cut text would otherwise show an empty panel.
+          { name: 'cut_label', mark: { type: 'text', align: 'left', dx: 4, fontSize: 11 }, encoding: { y: cutY, x: { field: 'cut', type: 'quantitative' }, text: { field: 'label' } } },
         ],
       },
-      { cut: cutRows.length },
+      { cut: cutRows.length, cut_label: cutRows.length },
     );
     figures.push(cutFig);
   }

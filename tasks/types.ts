@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import type { Figure } from '../report/charts.js';
 import type { Section } from '../report/html.js';
+import type { RunComparison } from '../report/compare.js';
 import type { Backend } from '../backends/types.js';
 import type { Capability, ModelBackend } from '../backends/catalog.js';
 import type { ResultStore } from '../store/results.js';
@@ -59,6 +60,13 @@ export interface TaskReport {
   table: ReportTable;
   /** MMLU: per-persona counts (kept in the workflow result for scripts). */
   personas?: PersonaSummary[];
+}
+
+/** A stored run, as `rolyplay compare` hands it to the task. */
+export interface StoredRun<S extends ExperimentSpec> {
+  run: string;
+  spec: S;
+  store: ResultStore;
 }
 
 export interface ReportPage {
@@ -127,6 +135,11 @@ export interface TaskDefinition<S extends ExperimentSpec, C = any> {
   page?(spec: S, metrics: unknown, opts: { totalCells?: number; modelLabel: string }): Promise<ReportPage>;
   /** Lines `rolyplay run` prints after the table, from the run's metrics.json (headline, best and worst, ...). */
   consoleSummary?(metrics: unknown): string[];
+  /**
+   * `rolyplay compare A B`: per-persona differences B − A on the same items with paired intervals (both runs are of
+   * this task). Absent: the task's runs cannot be compared (the CLI says so).
+   */
+  compare?(a: StoredRun<S>, b: StoredRun<S>): Promise<RunComparison>;
   /** The unit `rolyplay run` counts in, plural (default "cells"). */
   unitName?: string;
 }

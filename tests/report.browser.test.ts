@@ -14,6 +14,8 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PACKAGE_ROOT } from '../experiment/load.js';
 import { subjectCategory } from '../tasks/mmlu/categories.js';
+import { holmAdjust, mcnemarExact } from '../stats/paired.js';
+import type { VisionMetrics } from '../tasks/vision/metrics.js';
 import { tmpDir } from './support/harness.js';
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
@@ -21,6 +23,13 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = process.env.REPORT_SCREENSHOTS ?? join(PACKAGE_ROOT, 'tests', '.tmp', 'screenshots');
 const MMLU_LIMIT = 4;
 const BANDIT_GAMES = 4;
+/**
+ * The vision demo (toy CUB set, 6 personas) with the shipped random-weight LLM (fast, and its warning must show), and
+ * the same with another describe seed and `truncation: eos`, for `compare` on the same images.
+ */
+const RANDOM_LLM = `models.llm={backend: onnx, path: ${join(PACKAGE_ROOT, 'models', 'tiny-random-llama')}, variant: fp32}`;
+const VL_A = 'vl-demo';
+const VL_B = 'vl-eos';
 
 function runCli(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_CLI: inject('temporalCli') };
@@ -46,21 +55,27 @@ const out = tmpDir('rolyplay-report-');
 let mmlu: { code: number | null; stdout: string; stderr: string };
 let bandit: { code: number | null; stdout: string; stderr: string };
 let chat: { code: number | null; stdout: string; stderr: string };
+let vlA: { code: number | null; stdout: string; stderr: string };
+let vlB: { code: number | null; stdout: string; stderr: string };
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium), as .ci/run does`);
   mkdirSync(SHOTS, { recursive: true });
-  [mmlu, chat, bandit] = await Promise.all([
+  const vl = (name: string, ...more: string[]) =>
+    runCli(['run', join(PACKAGE_ROOT, 'configs', 'vl-demo.yaml'), '--headless', `output.dir=${out}`, `name=${name}`, RANDOM_LLM, 'format=plain', ...more], out);
+  [mmlu, chat, bandit, vlA, vlB] = await Promise.all([
     runCli(['run', join(PACKAGE_ROOT, 'configs', 'mmlu-demo.yaml'), '--headless', `output.dir=${out}`, `data.limit=${MMLU_LIMIT}`], out),
     // The same questions in the plain format (the demo uses the model's chat template), for `compare`.
     runCli(['run', join(PACKAGE_ROOT, 'configs', 'mmlu-demo.yaml'), '--headless', `output.dir=${out}`, `data.limit=${MMLU_LIMIT}`, 'name=mmlu-chat', 'format=plain'], out),
     runCli(['run', join(PACKAGE_ROOT, 'configs', 'bandit-demo.yaml'), '--headless', `output.dir=${out}`, `games=${BANDIT_GAMES}`], out),
+    vl(VL_A),
+    vl(VL_B, 'describe.seed=7', 'truncation=eos'),
   ]);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-}, 600_000);
+}, 1_200_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -150,12 +165,142 @@ describe('the demo reports in Chromium', () => {
   });
 });
 
+/** Per persona × image correctness from a vision run's results.csv. */
+function visionOutcomes(run: string): Map<string, Map<string, boolean>> {
+  const rows = parse(readFileSync(join(out, run, 'results.csv'), 'utf8'), { columns: true }) as { persona: string; image: string; correct: string }[];
+  const by = new Map<string, Map<string, boolean>>();
+  for (const r of rows) by.set(r.persona, (by.get(r.persona) ?? new Map<string, boolean>()).set(r.image, r.correct === '1'));
+  return by;
+}
+
+describe('the vision report in Chromium', () => {
+  it('accuracy per persona with both CIs, bias contrasts with CIs and Holm p, cut fraction; warnings; no error, no network', async () => {
+    expect(vlA.code, vlA.stderr).toBe(0);
+    const runDir = join(out, VL_A);
+    const m = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')) as VisionMetrics & { run: { model_warning: string | null } };
+    const personas = Object.entries(m.personas);
+    // The config's 6 personas over the toy set's 5 classes × 3 images.
+    expect(personas.map(([p]) => p)).toEqual(['man', 'woman', 'ornithologist', 'car mechanic', 'none', 'class_name']);
+    expect(m.n_images).toBe(15);
+    const contrasts = m.contrasts.filter((c) => Number.isFinite(c.diff));
+    // Bias pairs man/woman, ornithologist/car mechanic; 4 vs none; 5 vs class_name.
+    expect(contrasts).toHaveLength(2 + 4 + 5);
+    const { page, errors, requests } = await open(join(runDir, 'report.html'));
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([pathToFileURL(join(runDir, 'report.html')).href]);
+    expect(await page.locator('figure[data-figure]').count()).toBe(3);
+    expect(await marks(page, 'vision-persona-accuracy', 'acc')).toBe(personas.length);
+    expect(await marks(page, 'vision-persona-accuracy', 'acc_ci')).toBe(personas.filter(([, p]) => p.wilson95 !== null).length);
+    expect(await marks(page, 'vision-persona-accuracy', 'acc_boot')).toBe(personas.filter(([, p]) => p.bootstrap95_classes !== null).length);
+    expect(await marks(page, 'vision-persona-accuracy', 'acc_boot')).toBeGreaterThan(0);
+    expect(await marks(page, 'vision-persona-accuracy', 'chance')).toBe(1);
+    expect(await marks(page, 'vision-contrasts', 'contrast')).toBe(contrasts.length);
+    expect(await marks(page, 'vision-contrasts', 'contrast_ci')).toBe(contrasts.filter((c) => c.ci95_classes !== null).length);
+    expect(await marks(page, 'vision-cut-fraction', 'cut')).toBe(personas.filter(([, p]) => p.cut_fraction !== null).length);
+    expect(await marks(page, 'vision-cut-fraction', 'cut_label')).toBe(personas.filter(([, p]) => p.cut_fraction !== null).length);
+    for (const fig of await page.locator('figure[data-figure]').all()) {
+      const id = (await fig.getAttribute('data-figure'))!;
+      const expected = JSON.parse((await fig.getAttribute('data-marks'))!) as Record<string, number>;
+      for (const [name, n] of Object.entries(expected)) expect(await marks(page, id, name), `${id}/${name}`).toBe(n);
+    }
+    // Axis labels: every persona and both bias contrasts are written out in the SVGs (not cut to "…").
+    for (const [p] of personas) expect(await page.locator('figure[data-figure="vision-persona-accuracy"] text', { hasText: new RegExp(`^${p}$`) }).count(), p).toBe(1);
+    for (const label of ['man − woman', 'ornithologist − car mechanic']) {
+      expect(await page.locator('figure[data-figure="vision-contrasts"] text', { hasText: new RegExp(`^${label}$`) }).count(), label).toBe(1);
+    }
+    // The contrast table: one row per contrast with its Holm-adjusted p-values as metrics.json has them.
+    const rows = await page.locator('#vision-contrasts table tbody tr').allTextContents();
+    expect(rows).toHaveLength(m.contrasts.length);
+    const fmt = (p: number) => (p < 0.001 ? p.toExponential(1) : p.toFixed(3));
+    m.contrasts.forEach((c, i) => {
+      expect(rows[i]).toContain(`${c.a} − ${c.b}`);
+      expect(rows[i]).toContain(fmt(c.permutation.p_holm));
+      expect(rows[i]).toContain(fmt(c.mcnemar.p_holm));
+    });
+    // The random-weight LLM's warning and the CLIP fixture's, on the page.
+    const warnings = (await page.locator('.warning').allTextContents()).join('\n');
+    expect(warnings).toContain('random weights');
+    expect(m.run.model_warning).toBeTruthy();
+    expect(warnings).toContain(m.run.model_warning!);
+    await page.screenshot({ path: join(SHOTS, 'vision-report.png'), fullPage: true });
+    await page.locator('#vision-personas').screenshot({ path: join(SHOTS, 'vision-accuracy.png') });
+    await page.locator('#vision-contrasts').screenshot({ path: join(SHOTS, 'vision-contrasts.png') });
+    await page.locator('#vision-truncation').screenshot({ path: join(SHOTS, 'vision-cut-fraction.png') });
+    await page.close();
+  });
+
+  it('the end of the run prints accuracy with CIs, cut fraction, the bias contrasts with Holm p, and the report path', () => {
+    const m = JSON.parse(readFileSync(join(out, VL_A, 'metrics.json'), 'utf8')) as VisionMetrics;
+    const text = vlA.stderr + vlA.stdout;
+    for (const [persona, p] of Object.entries(m.personas)) {
+      expect(text).toContain(`${persona}: accuracy ${p.accuracy.toFixed(3)} [${p.wilson95![0].toFixed(3)}, ${p.wilson95![1].toFixed(3)}] (Wilson 95%; [${p.bootstrap95_classes![0].toFixed(3)}, ${p.bootstrap95_classes![1].toFixed(3)}] over classes), texts cut ${p.cut_fraction!.toFixed(3)}`);
+    }
+    for (const c of m.contrasts.filter((x) => x.kind === 'bias')) {
+      expect(text).toMatch(new RegExp(`bias ${c.a} − ${c.b}: [+-]${Math.abs(c.diff).toFixed(3)} .*permutation Holm p ${c.permutation.p_holm.toFixed(3)}, McNemar Holm p ${c.mcnemar.p_holm.toFixed(3)}`));
+    }
+    expect(text).toContain(`report: ${join(out, VL_A, 'report.html')}`);
+  });
+});
+
 describe('rolyplay ls, report, compare, --version on the demo runs', () => {
-  it('ls lists the three runs with task, model, cells and state', async () => {
+  it('ls and results on vision runs: task, both roles\' models, cells, state; the results files', async () => {
     const r = await runCli(['ls', '--output', out, '--format', 'json'], out);
     expect(r.code, r.stderr).toBe(0);
-    const runs = JSON.parse(r.stdout) as { run: string; task: string; model: string; cells: number; total: number; state: string; report: string | null }[];
-    expect(runs.map((x) => x.run)).toEqual(['bandit-demo', 'mmlu-chat', 'mmlu-demo']);
+    const runs = (JSON.parse(r.stdout) as { run: string; task: string; model: string; cells: number; total: number; state: string }[]).filter((x) => x.task === 'vision');
+    expect(runs.map((x) => x.run)).toEqual([VL_A, VL_B]);
+    for (const x of runs) {
+      expect(x.model).toBe('llm=onnx:tiny-random-llama clip=clip:tiny-clip');
+      expect(x).toMatchObject({ state: 'finished', cells: x.total });
+      expect(x.total).toBeGreaterThan(6 * 15);
+    }
+    const table = await runCli(['ls', '--output', out], out);
+    expect(table.stdout).toMatch(new RegExp(`${VL_A}\\s*│\\s*vision\\s*│\\s*llm=onnx:tiny-random-llama clip=clip:tiny-clip\\s*│\\s*(\\d+)/\\1\\s*│\\s*finished`));
+    const csv = await runCli(['results', VL_A, '--output', out, '--format', 'csv'], out);
+    expect(csv.code, csv.stderr).toBe(0);
+    expect(csv.stdout).toBe(readFileSync(join(out, VL_A, 'results.csv'), 'utf8'));
+    const json = await runCli(['results', VL_A, '--output', out, '--format', 'json'], out);
+    expect(JSON.parse(json.stdout)).toEqual(JSON.parse(readFileSync(join(out, VL_A, 'metrics.json'), 'utf8')));
+  });
+
+  it('compare on two vision runs: accuracy B − A per persona on the same images, exact McNemar and Holm', async () => {
+    expect(vlB.code, vlB.stderr).toBe(0);
+    const r = await runCli(['compare', VL_A, VL_B, '--output', out, '--format', 'json'], out);
+    expect(r.code, r.stderr).toBe(0);
+    const c = JSON.parse(r.stdout) as { paired_by: string; rows: { persona: string; n: number; a: number; b: number; diff: number; ci95: [number, number] | null; p_mcnemar: number; p_holm: number }[] };
+    const A = visionOutcomes(VL_A);
+    const B = visionOutcomes(VL_B);
+    expect(c.rows.map((x) => x.persona)).toEqual([...A.keys()]);
+    const discordant = c.rows.map((row) => {
+      const a = A.get(row.persona)!;
+      const b = B.get(row.persona)!;
+      const images = [...a.keys()];
+      const mean = (m: Map<string, boolean>) => images.filter((i) => m.get(i)).length / images.length;
+      expect(row.n).toBe(15);
+      expect(row.a).toBeCloseTo(mean(a), 12);
+      expect(row.b).toBeCloseTo(mean(b), 12);
+      expect(row.diff).toBeCloseTo(mean(b) - mean(a), 12);
+      expect(row.ci95![0]).toBeLessThanOrEqual(row.diff + 1e-12);
+      expect(row.ci95![1]).toBeGreaterThanOrEqual(row.diff - 1e-12);
+      const onlyB = images.filter((i) => b.get(i) && !a.get(i)).length;
+      const onlyA = images.filter((i) => a.get(i) && !b.get(i)).length;
+      expect(row.p_mcnemar).toBeCloseTo(mcnemarExact(onlyB, onlyA).p, 12);
+      return onlyA + onlyB;
+    });
+    // Another describe seed changes some predictions: the comparison has something to find (it is not A vs A).
+    expect(discordant.some((d) => d > 0)).toBe(true);
+    const holm = holmAdjust(c.rows.map((x) => x.p_mcnemar));
+    c.rows.forEach((row, i) => expect(row.p_holm).toBeCloseTo(holm[i]!, 12));
+    const table = await runCli(['compare', VL_A, VL_B, '--output', out], out);
+    expect(table.stdout).toContain(`A = ${VL_A}, B = ${VL_B}: accuracy of each persona in B minus A, paired by image (bootstrap over classes)`);
+    expect(table.stdout).toMatch(/McNemar p.*Holm p/);
+  });
+
+  it('ls lists the MMLU and bandit runs with task, model, cells and state', async () => {
+    const r = await runCli(['ls', '--output', out, '--format', 'json'], out);
+    expect(r.code, r.stderr).toBe(0);
+    const all = JSON.parse(r.stdout) as { run: string; task: string; model: string; cells: number; total: number; state: string; report: string | null }[];
+    expect(all.map((x) => x.run)).toEqual(['bandit-demo', 'mmlu-chat', 'mmlu-demo', VL_A, VL_B]);
+    const runs = all.filter((x) => x.task !== 'vision');
     for (const x of runs) {
       expect(x).toMatchObject({ state: 'finished' });
       expect(x.model).toMatch(/^onnx:/);

@@ -6,6 +6,9 @@ import { runBanditBatch } from './runner.js';
 import { banditMetrics, writeBanditReport, type BanditMetrics } from './report.js';
 import { banditHeadline, banditSections } from '../../report/bandit.js';
 import { countGames, loadGames } from './records.js';
+import { gameMetrics } from './metrics.js';
+import type { Arm } from './env.js';
+import { compareBanditRuns } from '../../report/compare.js';
 
 export const banditTask: TaskDefinition<BanditSpec> = {
   name: 'bandit',
@@ -51,6 +54,15 @@ export const banditTask: TaskDefinition<BanditSpec> = {
     return { subtitle, warnings, ...body };
   },
 
+  async compare(a, b) {
+    const games = async (x: typeof a) =>
+      (await loadGames(x.store, x.run)).map((g) => ({
+        persona: g.persona,
+        game: g.game,
+        regret: g.abandoned ? null : gameMetrics(g.trials.map((t) => (t.action1 ? 0 : 1) as Arm), g.trials.map((t) => t.regret), g.mu1, g.mu2).meanRegret,
+      }));
+    return compareBanditRuns(await games(a), await games(b));
+  },
   consoleSummary: (metrics) => [banditHeadline(metrics as BanditMetrics)],
 
   details(spec) {

@@ -6,7 +6,8 @@ import { runMmluBatch } from './runner.js';
 import { mmluMetrics, writeMmluReport, type MmluMetrics } from './report.js';
 import { expertHeadline, mmluSections } from '../../report/mmlu.js';
 import { ci, num } from '../../report/html.js';
-import { collect } from '../../store/results.js';
+import { collect, type ResultStore } from '../../store/results.js';
+import { compareMmluRuns } from '../../report/compare.js';
 
 export const mmluTask: TaskDefinition<MmluSpec> = {
   name: 'mmlu',
@@ -48,6 +49,10 @@ export const mmluTask: TaskDefinition<MmluSpec> = {
     return { subtitle, warnings, ...body };
   },
 
+  async compare(a, b) {
+    const items = async (x: { run: string; store: ResultStore }) => (await collect(x.store.streamCells(x.run))).map((c) => ({ persona: c.persona, item: c.item, sample: c.sample, correct: c.correct }));
+    return compareMmluRuns(await items(a), await items(b));
+  },
   consoleSummary(metrics) {
     const m = metrics as MmluMetrics;
     const lines: string[] = [];

@@ -11,6 +11,8 @@ import { InputError } from '../../experiment/errors.js';
 import type { TaskDefinition } from '../types.js';
 import { ciText, round } from '../numbers.js';
 import { visionSections } from '../../report/vision.js';
+import { compareVisionRuns, type ImageOutcome } from '../../report/compare.js';
+import { pval } from '../../report/html.js';
 import { resolveVision, VisionConfig, type VisionSpec } from './config.js';
 import { cachedHfParquet, ensureHfParquet, hfCacheDir, HF_SETS, loadCub, loadImageFolder } from './data.js';
 import { visionMetrics, type VisionMetrics } from './metrics.js';
@@ -120,24 +122,43 @@ export const visionTask: TaskDefinition<VisionSpec> = {
     return { subtitle: `vision-language · ${modelLabel} · ${n} personas × ${m.n_classes} classes · ${m.n_images} test images`, warnings, ...body };
   },
 
+  async compare(a, b) {
+    const outcomes = async (x: typeof a): Promise<ImageOutcome[]> => {
+      const { predictions, labels, ids } = await computeMetrics(x.spec, x.store, { metrics: false });
+      const ds = await datasetOf(x.spec);
+      return predictions.flatMap((p) => p.predictions.map((pred, i) => ({ persona: p.persona, image: ids[i]!, cls: ds.classNames[labels[i]!]!, correct: pred === labels[i] })));
+    };
+    const [A, B] = await Promise.all([outcomes(a), outcomes(b)]);
+    if (A.length === 0 || B.length === 0) throw new InputError('run', `${A.length === 0 ? a.run : b.run} has no stored predictions yet (its score stage has not run)`, 'let the run finish (`rolyplay run` on its config continues it), then compare');
+    return compareVisionRuns(A, B);
+  },
+
   consoleSummary(metrics) {
-    const m = metrics as VisionMetrics;
+    const m = metrics as VisionMetrics & { run?: { truncation?: string } };
     const f = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(3));
-    return Object.entries(m.personas).map(
-      ([persona, p]) => `${persona}: accuracy ${f(p.accuracy)} ${ciText(p.wilson95) ?? ''} (Wilson 95%), cut fraction ${f(p.cut_fraction)}`,
+    const lines = Object.entries(m.personas).map(
+      ([persona, p]) => `${persona}: accuracy ${f(p.accuracy)} ${ciText(p.wilson95) ?? ''} (Wilson 95%; ${ciText(p.bootstrap95_classes) ?? '–'} over classes), texts cut ${f(p.cut_fraction)}`,
     );
+    const bias = m.contrasts.filter((c) => c.kind === 'bias');
+    if (bias.length === 0) lines.push('bias contrasts: none (the run lacks both personas of every pair: man/woman, black/white person, ornithologist/car mechanic)');
+    for (const c of bias) {
+      lines.push(`bias ${c.a} − ${c.b}: ${c.diff >= 0 ? '+' : ''}${c.diff.toFixed(3)} ${ciText(c.ci95_classes) ?? ''} (95% over classes), permutation Holm p ${pval(c.permutation.p_holm)}, McNemar Holm p ${pval(c.mcnemar.p_holm)}`);
+    }
+    const sig = m.contrasts.filter((c) => c.kind !== 'bias' && c.permutation.p_holm < 0.05).length;
+    lines.push(`${m.contrasts.length - bias.length} contrasts vs none/class_name: ${sig} with Holm p < 0.05 (all in report.html)${m.run?.truncation ? ` · truncation: ${m.run.truncation}` : ''}`);
+    return lines;
   },
   unitName: 'cells',
 };
 
 /** The metrics of the stored predictions (null before the score stage has stored any). */
-export async function computeMetrics(spec: VisionSpec, store: ResultStore): Promise<{ metrics: VisionMetrics | null; predictions: PredictionRecord[]; labels: number[]; ids: string[] }> {
+export async function computeMetrics(spec: VisionSpec, store: ResultStore, opts: { metrics?: boolean } = {}): Promise<{ metrics: VisionMetrics | null; predictions: PredictionRecord[]; labels: number[]; ids: string[] }> {
   const ds = await datasetOf(spec);
   const order = new Map(spec.personas.map((p, i) => [p, i]));
   const predictions = (await loadPayloads<PredictionRecord>(store, spec.run, 'prediction')).sort((a, b) => order.get(a.persona)! - order.get(b.persona)!);
   const labels = ds.items.map((i) => i.classIndex);
   const ids = ds.items.map((i) => i.id);
-  if (predictions.length === 0) return { metrics: null, predictions, labels, ids };
+  if (predictions.length === 0 || opts.metrics === false) return { metrics: null, predictions, labels, ids };
   const metrics = visionMetrics(
     {
       classNames: ds.classNames,
