@@ -375,7 +375,8 @@ describe('the CLI', () => {
     const dir = tmpDir();
     const r = await runCli(['run', join(PACKAGE_ROOT, 'configs', 'vl-demo.yaml'), '--headless', `output.dir=${join(dir, 'runs')}`, `cache_dir=${join(dir, 'cache')}`], dir, cliEnv());
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout + r.stderr).toMatch(/class_name: accuracy \d\.\d{3} \[[\d.]+, [\d.]+\] \(Wilson 95%\), cut fraction 0\.000/);
+    expect(r.stdout + r.stderr).toMatch(/class_name: accuracy \d\.\d{3} \[[\d.]+, [\d.]+\] \(Wilson 95%; \[[\d.]+, [\d.]+\] over classes\), texts cut 0\.000/);
+    expect(r.stdout + r.stderr).toMatch(/bias man − woman: [+-]\d\.\d{3} \[[-\d.]+, [-\d.]+\] \(95% over classes\), permutation Holm p /);
     expect(existsSync(join(dir, 'runs', 'vl-demo', 'report.html'))).toBe(true);
     const m = metricsOf(join(dir, 'runs'), 'vl-demo');
     expect(Object.keys(m.personas)).toEqual(['man', 'woman', 'ornithologist', 'car mechanic', 'none', 'class_name']);
