@@ -8,7 +8,7 @@ function marksIn(html: string, id: string, name: string): number {
   const fig = html.slice(html.indexOf(`data-figure="${id}"`));
   const svg = fig.slice(0, fig.indexOf('</figure>'));
   const groups = [...svg.matchAll(new RegExp(`<g class="mark-[a-z]+ role-mark ${name}_marks"[^>]*>(.*?)</g>`, 'g'))];
-  return groups.reduce((s, g) => s + (g[1]!.match(/<(path|line|rect)\b/g)?.length ?? 0), 0);
+  return groups.reduce((s, g) => s + (g[1]!.match(/<(path|line|rect|text)\b/g)?.length ?? 0), 0);
 }
 
 describe('vision report', () => {
