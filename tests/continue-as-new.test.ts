@@ -2,49 +2,27 @@
  * Continue-as-new with a lowered threshold (limit.historyCount.suggestContinueAsNew): the parent and the shard
  * children drain their in-flight work and continue; the results are still exact.
  */
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { join } from 'node:path';
+import { expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { startDevServer, type DevServer } from '../server/devServer.js';
 import { experimentWorkflow } from '../workflows/index.js';
-import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
-import { harness, mmluConfig, tmpDir, type Harness } from './support/harness.js';
+import { continueAsNewEnv, mmluConfig, tmpDir } from './support/harness.js';
 import { expectedCorrect, mmluPolicy, readQuestions } from './support/mmluPolicy.js';
 import { storedCells } from './support/cells.js';
 
 const questions = [...readQuestions('abstract_algebra', 8), ...readQuestions('anatomy', 8)];
-let fake: FakeOpenAI;
-let server: DevServer;
-let h: Harness;
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ policy: mmluPolicy(questions), apiKey: 'sk-test' });
-  server = await startDevServer({
-    dbFile: join(tmpDir(), 'temporal.db'),
-    headless: true,
-    cli: inject('temporalCli'),
-    dynamicConfig: ['limit.historyCount.suggestContinueAsNew=30'],
-  });
-  h = await harness(server.address);
-  await h.startWorker();
-});
-afterAll(async () => {
-  await h?.close();
-  await server?.stop();
-  await fake?.close();
-});
+const env = continueAsNewEnv(mmluPolicy(questions));
 
 it('continues as new in parent and children when suggested, without losing or repeating cells', async () => {
   const outDir = tmpDir();
   const workflowId = `can-${randomUUID()}`;
-  const handle = await h.client.workflow.start(experimentWorkflow, {
-    taskQueue: h.taskQueue,
+  const handle = await env.h.client.workflow.start(experimentWorkflow, {
+    taskQueue: env.h.taskQueue,
     workflowId,
     args: [
       {
         config: mmluConfig({
-          baseURL: fake.baseURL,
-          taskQueue: h.taskQueue,
+          baseURL: env.fake.baseURL,
+          taskQueue: env.h.taskQueue,
           outDir,
           name: 'can',
           execution: { questions_per_batch: 1, batches_per_shard: 8, shards_in_flight: 1, batches_in_flight: 1 },
@@ -59,9 +37,9 @@ it('continues as new in parent and children when suggested, without losing or re
     const exp = expectedCorrect(questions, persona, 'logits');
     expect(result.personas.find((p) => p.persona === persona)).toMatchObject({ n: exp.n, correct: exp.correct });
   }
-  const first = await h.client.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe();
+  const first = await env.h.client.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe();
   expect(first.status.name).toBe('CONTINUED_AS_NEW');
   const shardRuns: string[] = [];
-  for await (const w of h.client.workflow.list({ query: `WorkflowId = '${workflowId}/shard-0'` })) shardRuns.push(w.status.name);
+  for await (const w of env.h.client.workflow.list({ query: `WorkflowId = '${workflowId}/shard-0'` })) shardRuns.push(w.status.name);
   expect(shardRuns).toContain('CONTINUED_AS_NEW');
 });

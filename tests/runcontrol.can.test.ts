@@ -5,15 +5,12 @@
  * that Temporal asks to continue, and a shard stopped by a used budget runs again after the experiment continued
  * between the pause and the resume. The run still ends with every cell exactly once.
  */
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { join } from 'node:path';
+import { expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import type { temporal } from '@temporalio/proto';
-import { startDevServer, type DevServer } from '../server/devServer.js';
 import { experimentWorkflow, pauseUpdate, progressQuery, resumeUpdate, setConcurrencyUpdate, setRateUpdate } from '../workflows/index.js';
 import { controlQuery, type ControlState } from '../workflows/control.js';
-import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
-import { harness, mmluConfig, tmpDir, type Harness } from './support/harness.js';
+import { continueAsNewEnv, mmluConfig, tmpDir } from './support/harness.js';
 import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
 import { storedCells } from './support/cells.js';
 import { waitFor } from './support/fleet.js';
@@ -21,32 +18,13 @@ import { waitFor } from './support/fleet.js';
 type History = temporal.api.history.v1.IHistory;
 const questions = [...readQuestions('abstract_algebra', 8), ...readQuestions('anatomy', 8)];
 const CELLS = questions.length * 4;
-let fake: FakeOpenAI;
-let server: DevServer;
-let h: Harness;
-
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ policy: mmluPolicy(questions), apiKey: 'sk-test', latencyMs: 60 });
-  server = await startDevServer({
-    dbFile: join(tmpDir(), 'temporal.db'),
-    headless: true,
-    cli: inject('temporalCli'),
-    dynamicConfig: ['limit.historyCount.suggestContinueAsNew=30'],
-  });
-  h = await harness(server.address);
-  await h.startWorker();
-});
-afterAll(async () => {
-  await h?.close();
-  await server?.stop();
-  await fake?.close();
-});
+const env = continueAsNewEnv(mmluPolicy(questions), { latencyMs: 60 });
 
 /** Every run of a workflow id, oldest first, with its status and history. */
 async function runsOf(workflowId: string): Promise<{ runId: string; status: string; history: History }[]> {
   const out: { runId: string; status: string; start: number; history: History }[] = [];
-  for await (const w of h.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-    out.push({ runId: w.runId, status: w.status.name, start: w.startTime.getTime(), history: await h.client.workflow.getHandle(workflowId, w.runId).fetchHistory() });
+  for await (const w of env.h.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    out.push({ runId: w.runId, status: w.status.name, start: w.startTime.getTime(), history: await env.h.client.workflow.getHandle(workflowId, w.runId).fetchHistory() });
   }
   return out.sort((a, b) => a.start - b.start);
 }
@@ -74,17 +52,17 @@ it('keeps a throttle, a pause and the shards to retry across continue-as-new of 
   const workflowId = `ctl-can-${randomUUID()}`;
   const shard = (i: number) => `${workflowId}/shard-${i}`;
   const config = mmluConfig({
-    baseURL: fake.baseURL,
-    taskQueue: h.taskQueue,
+    baseURL: env.fake.baseURL,
+    taskQueue: env.h.taskQueue,
     outDir,
     name: 'ctl-can',
     // 16 batches of 4 requests, 8 per shard, one shard at a time: shard 0 takes 32 requests, the budget stops shard 1.
     execution: { questions_per_batch: 1, batches_per_shard: 8, shards_in_flight: 1, batches_in_flight: 2 },
   });
   config.budget = { requests: 40 };
-  fake.reset();
-  const scored = () => fake.calls.filter((c) => c.key !== 'ping').length;
-  const handle = await h.client.workflow.start(experimentWorkflow, { taskQueue: h.taskQueue, workflowId, args: [{ config }] });
+  env.fake.reset();
+  const scored = () => env.fake.calls.filter((c) => c.key !== 'ping').length;
+  const handle = await env.h.client.workflow.start(experimentWorkflow, { taskQueue: env.h.taskQueue, workflowId, args: [{ config }] });
 
   // Throttle early in shard 0: one batch at a time, a new rate.
   await waitFor(async () => scored() >= 1, 30_000, 'the first request');
@@ -131,8 +109,8 @@ it('keeps a throttle, a pause and the shards to retry across continue-as-new of 
   expect(shard1Starts[1]).toBeGreaterThan(failedIn);
   expect(startControl(parents[failedIn + 1]?.history as History)).toMatchObject({ retryShards: [1], batchesInFlight: 1, rate: { rpm: 30000 }, budget: { requests: 1000 } });
   // The progress of the last run counts shard 1 once (it was a shard to retry, not a finished one, when continued).
-  expect(await h.client.workflow.getHandle(workflowId).query(progressQuery)).toMatchObject({ done: CELLS, total: CELLS, shardsDone: 2, shards: 2, phase: 'done' });
-  expect((await h.client.workflow.getHandle(workflowId).query(controlQuery))).toMatchObject({ paused: false, batchesInFlight: 1, rate: { rpm: 30000, version: 1 }, budget: { requests: 1000 } });
+  expect(await env.h.client.workflow.getHandle(workflowId).query(progressQuery)).toMatchObject({ done: CELLS, total: CELLS, shardsDone: 2, shards: 2, phase: 'done' });
+  expect((await env.h.client.workflow.getHandle(workflowId).query(controlQuery))).toMatchObject({ paused: false, batchesInFlight: 1, rate: { rpm: 30000, version: 1 }, budget: { requests: 1000 } });
 
   // Shard 0: each continued run began with the throttle and kept to one batch at a time.
   const s0 = await runsOf(shard(0));

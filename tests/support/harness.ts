@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { BackendRegistry } from '../../backends/registry.js';
+import { startDevServer, type DevServer } from '../../server/devServer.js';
 import type { StoreResolver } from '../../store/results.js';
 import { PACKAGE_ROOT } from '../../experiment/load.js';
 import { createWorkers, installRuntime } from '../../workers/index.js';
@@ -159,6 +160,31 @@ export function fakeServerAndWorker(policy: Policy): { fake: FakeOpenAI; h: Harn
   });
   afterAll(async () => {
     await env.h?.close();
+    await env.fake?.close();
+  });
+  return env;
+}
+
+/**
+ * `fakeServerAndWorker` on a dev server of its own that suggests continue-as-new after 30 history events, so parent
+ * and shard workflows continue often (tests/continue-as-new.test.ts, tests/runcontrol.can.test.ts).
+ */
+export function continueAsNewEnv(policy: Policy, opts: { latencyMs?: number } = {}): { fake: FakeOpenAI; h: Harness } {
+  const env = {} as { fake: FakeOpenAI; h: Harness; server: DevServer };
+  beforeAll(async () => {
+    env.fake = await startFakeOpenAI({ policy, apiKey: 'sk-test', ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}) });
+    env.server = await startDevServer({
+      dbFile: join(tmpDir(), 'temporal.db'),
+      headless: true,
+      cli: inject('temporalCli'),
+      dynamicConfig: ['limit.historyCount.suggestContinueAsNew=30'],
+    });
+    env.h = await harness(env.server.address);
+    await env.h.startWorker();
+  });
+  afterAll(async () => {
+    await env.h?.close();
+    await env.server?.stop();
     await env.fake?.close();
   });
   return env;
