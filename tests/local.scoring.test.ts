@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layoutStep, tile, type CacheState } from '../backends/onnx/forward.js';
 import { loadLocalModel, unloadLocalModels, type LocalModel } from '../backends/onnx/model.js';
-import { logSoftmax, nextTokenLogits, planBatches } from '../backends/onnx/scoring.js';
+import { logSoftmax, nextTokenLogits, planBatches, splitByLength } from '../backends/onnx/scoring.js';
 import { encodePrompt } from '../backends/onnx/tokens.js';
 import { formatPrompt } from '../prompts/formats.js';
 import { TINY } from './support/localFixtures.js';
@@ -132,7 +132,13 @@ describe('left padding and position ids', () => {
     const long = seqs.find((s) => s.length > 200)!;
     const rows = [long.slice(0, 41), long.slice(0, 190), long.slice(0, 60)];
     const plan = planBatches(rows, { maxBatch: 4, prefixReuse: true });
-    expect(plan).toEqual([{ rows: [0, 2, 1], prefix: 40 }]);
+    // Suffixes of 1, 20 and 150 tokens: padding any two together costs more than a run, so each runs alone after the
+    // one shared prefix (single rows continue from the cached prefix too).
+    expect(plan).toEqual([
+      { rows: [0], prefix: 40 },
+      { rows: [2], prefix: 40 },
+      { rows: [1], prefix: 40 },
+    ]);
     const got = await nextTokenLogits(model, rows, { maxBatch: 4, prefixReuse: true });
     rows.forEach((r, i) => {
       const expected = refLogits(ref, r).at(-1)!;
@@ -149,11 +155,20 @@ describe('planBatches', () => {
   it('groups prompts by shared prefix and splits at a question border', () => {
     const seqs = [q(1, [1]), q(2, [1]), q(1, [2, 3]), q(2, [2]), q(1, [3])];
     expect(planBatches(seqs, { maxBatch: 8, prefixReuse: true })).toEqual([
-      { rows: [0, 2, 4], prefix: 30 },
+      { rows: [0, 4, 2], prefix: 30 }, // suffixes 1, 1, 2 tokens: one padded run is cheaper than two
       { rows: [1, 3], prefix: 30 },
     ]);
   });
 
+  it('splits the suffixes of a shared prefix by length where the padding saved pays for a run', () => {
+    const base = Array.from({ length: 30 }, (_, i) => 100 + i);
+    const seqs = [5, 5, 30, 5, 31, 6].map((n, r) => [...base, ...Array.from({ length: n }, (_, i) => 1000 * r + i)]);
+    // suffix lengths 5 5 30 5 31 6 (prefix 30): {5,5,5,6} padded to 6, {30,31} padded to 31.
+    expect(planBatches(seqs, { maxBatch: 8, prefixReuse: true })).toEqual([
+      { rows: [0, 1, 3, 5], prefix: 30 },
+      { rows: [2, 4], prefix: 30 },
+    ]);
+  });
   it('respects maxBatch and the token budget; never shares a row’s last token', () => {
     const seqs = [q(1, []), q(1, []), q(1, []), q(1, [5])];
     const plan = planBatches(seqs, { maxBatch: 3, prefixReuse: true });
@@ -161,5 +176,28 @@ describe('planBatches', () => {
     expect(plan[0]!.prefix).toBe(29);
     const noReuse = planBatches(seqs, { maxBatch: 4, prefixReuse: false, maxBatchTokens: 70 });
     expect(noReuse.map((b) => [b.rows.length, b.prefix])).toEqual([[2, 0], [2, 0]]);
+  });
+});
+
+describe('splitByLength', () => {
+  it('is exact: the least Σ rows × longest + run cost', () => {
+    const lengths = [3, 9, 4, 9, 20, 3];
+    const cost = (groups: number[][], run: number) =>
+      groups.reduce((c, g) => c + g.length * Math.max(...g.map((i) => lengths[i]!)) + run, 0);
+    // Brute force over every split of the sorted order (2^5 cut sets).
+    const order = [0, 5, 2, 1, 3, 4];
+    for (const run of [0, 5, 16, 1000]) {
+      let best = Infinity;
+      for (let mask = 0; mask < 32; mask++) {
+        const groups: number[][] = [[order[0]!]];
+        for (let i = 1; i < 6; i++) (mask & (1 << (i - 1)) ? groups.push([order[i]!]) : groups.at(-1)!.push(order[i]!));
+        best = Math.min(best, cost(groups, run));
+      }
+      const got = splitByLength(lengths, run);
+      expect(got.flat().sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(cost(got, run)).toBe(best);
+    }
+    expect(splitByLength(lengths, 0)).toEqual([[0, 5], [2], [1, 3], [4]]); // no padding at all
+    expect(splitByLength(lengths, 1000)).toEqual([[0, 5, 2, 1, 3, 4]]); // plain padding
   });
 });

@@ -1,7 +1,9 @@
 /**
  * Next-token logits for many prompts: batched, left-padded, and with shared-prefix reuse. The MMLU template puts
  * the persona after the question, so the prompts of one question share everything up to "If you were a": that
- * prefix is run once, its KV cache is tiled across the batch and only the suffixes are run, in one batch.
+ * prefix is run once, its KV cache is tiled across the batch and only the suffixes are run, in as few padded batches
+ * as pay for themselves (splitByLength: the persona names differ in length, and padding them costs ~20 % of the
+ * suffix tokens of the MMLU experts).
  */
 import { forwardLogits, prefill, tile, truncate, type CacheState } from './forward.js';
 import type { LocalModel } from './model.js';
@@ -25,6 +27,12 @@ export interface Batch {
 
 /** Shorter prefixes than this are not worth a separate session run. */
 const MIN_PREFIX = 8;
+/**
+ * What one more session run costs, in token positions: onnxruntime launches ~1,200 kernels per run of a 30-layer
+ * model (~15 ms on 2 cores, about as long as 16 tokens take), and a small run uses the matmul kernels less well.
+ * Suffix groups of a shared prefix are split where the padding saved is worth more than that.
+ */
+const RUN_COST_TOKENS = 16;
 /** Without num_logits_to_keep the graph returns logits for every position: keep that tensor under ~256 MB. */
 const LOGITS_BYTES = 256 * 2 ** 20;
 
@@ -42,10 +50,9 @@ export async function nextTokenLogits(model: LocalModel, seqs: number[][], opts:
 }
 
 async function batchLogits(model: LocalModel, rows: number[][], prefix: number, maxTokens: number): Promise<Float32Array[]> {
-  if (rows.length === 1) return (await prefill(model, rows[0]!, maxTokens)).logits;
-  if (prefix === 0) return forwardLogits(model, null, rows);
+  if (prefix === 0) return rows.length === 1 ? (await prefill(model, rows[0]!, maxTokens)).logits : forwardLogits(model, null, rows);
   const shared = await prefixState(model, rows[0]!.slice(0, prefix), maxTokens);
-  return forwardLogits(model, tile(shared, rows.length), rows.map((r) => r.slice(prefix)));
+  return forwardLogits(model, rows.length === 1 ? shared : tile(shared, rows.length), rows.map((r) => r.slice(prefix)));
 }
 
 /**
@@ -82,7 +89,13 @@ export function planBatches(seqs: number[][], opts: BatchOptions): Batch[] {
   let prefix = 0;
   let longest = 0;
   const close = () => {
-    if (rows.length) batches.push({ rows, prefix: usable(prefix, rows.length) });
+    const shared = usable(prefix, rows.length);
+    if (!shared) {
+      if (rows.length) batches.push({ rows, prefix: 0 });
+    } else {
+      const groups = splitByLength(rows.map((i) => seqs[i]!.length - shared), RUN_COST_TOKENS);
+      for (const g of groups) batches.push({ rows: g.map((k) => rows[k]!), prefix: shared });
+    }
     rows = [];
   };
   for (const i of order) {
@@ -107,6 +120,30 @@ export function planBatches(seqs: number[][], opts: BatchOptions): Batch[] {
   }
   close();
   return batches;
+}
+
+/**
+ * Splits rows of these suffix lengths into groups, each run as one padded batch, at the least total cost
+ * Σ (rows × longest suffix of the group) + runCost per group: rows sorted by length, then an exact split by dynamic
+ * programming (n ≤ maxBatch, so O(n²) is nothing). Returns indices into `lengths`, shortest group first; with a
+ * huge runCost it is one group (plain padding), with 0 one group per distinct length (no padding).
+ */
+export function splitByLength(lengths: number[], runCost: number): number[][] {
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]! || a - b);
+  const n = order.length;
+  const best = new Array<number>(n + 1).fill(Infinity);
+  const from = new Array<number>(n + 1).fill(0);
+  best[0] = 0;
+  for (let j = 1; j <= n; j++) {
+    const longest = lengths[order[j - 1]!]!;
+    for (let i = 0; i < j; i++) {
+      const c = best[i]! + (j - i) * longest + runCost;
+      if (c < best[j]!) [best[j], from[j]] = [c, i];
+    }
+  }
+  const groups: number[][] = [];
+  for (let j = n; j > 0; j = from[j]!) groups.unshift(order.slice(from[j]!, j));
+  return groups;
 }
 
 function usable(prefix: number, rows: number): number {
