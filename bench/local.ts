@@ -1,14 +1,15 @@
 /**
  * Local-inference throughput on real MMLU prompts: persona x question cells per second for
- *   seed     the seed's way: the full prompt of every persona, batches of 16 (left padding)
+ *   seed     the seed's way: for each persona, the subject's questions in file order in batches of 16, each padded on
+ *            the left to its longest prompt (SPEC.md: test split, shuffle=False, batch 16, scored once per persona)
  *   batched  full prompts, batches of --batch sorted by length (less padding)
  *   prefix   batches of --batch with shared-prefix reuse: each question's prefix runs once (the persona comes after it)
  *   single   (optional) one prompt at a time
  * with the tokens computed per cell (padding included), peak RSS, and the fraction of the machine's measured matmul
- * rate (onnxruntime's own MatMul / MatMulInteger, bench/roofline.ts) that the weight matmuls reach.
+ * rate (onnxruntime's own MatMul / DynamicQuantizeMatMul on constant weights at the model's shapes, bench/roofline.ts) that the weight matmuls reach.
  *
- *   npm run build && node dist/bench/local.js [--model DIR --variant int8 --format chat_template] [--questions 4]
- *     [--personas 57] [--batch 64] [--subject high_school_biology]
+ *   npm run build && node dist/bench/local.js [--model DIR --variant int8 --format chat_template] [--questions 16]
+ *     [--personas 57] [--batch 64] [--subject high_school_biology[,other_subject…]]
  *
  * Default model: the real SmolLM2-135M-Instruct (int8, its chat template) from ../shared/models when present, else the
  * biggest fixture: .cache/fixtures/bench-llama3, .cache/fixtures/tiny-llama3, models/tiny-random-llama.
@@ -26,7 +27,7 @@ import { ONNX_VARIANTS, type OnnxVariant } from '../backends/onnx/folder.js';
 import { promptTokens } from '../backends/onnx/tokens.js';
 import { forwardCounters } from '../backends/onnx/forward.js';
 import { sessionOptions } from '../backends/onnx/model.js';
-import { measureMatmul } from './roofline.js';
+import { layerShapes, measureMatmul } from './roofline.js';
 import { PROMPT_FORMATS, formatPrompt, type PromptFormat } from '../prompts/formats.js';
 import { loadSubject } from '../tasks/mmlu/data.js';
 import { renderMmluPrompt } from '../tasks/mmlu/prompts.js';
@@ -49,7 +50,7 @@ const { values: args } = parseArgs({
     format: { type: 'string', default: real ? 'chat_template' : 'llama3_chat' },
     data: { type: 'string', default: path.join(SHARED, 'data', 'mmlu') },
     subject: { type: 'string', default: 'high_school_biology' },
-    questions: { type: 'string', default: '4' },
+    questions: { type: 'string', default: '16' },
     personas: { type: 'string', default: '57' },
     batch: { type: 'string', default: '64' },
     modes: { type: 'string', default: 'seed,batched,prefix' },
@@ -66,11 +67,12 @@ const MODES = {
 } as const;
 type Mode = keyof typeof MODES;
 
+const personas = (parseYaml(readFileSync(path.join(ROOT, 'configs/personas/mmlu_experts.yaml'), 'utf8'))
+  .personas as string[]).slice(0, Number(args.personas));
+
 function requests(): OptionScoreRequest[] {
   const template = parseYaml(readFileSync(path.join(ROOT, 'configs/templates/mmlu_paper.yaml'), 'utf8'));
-  const personas = (parseYaml(readFileSync(path.join(ROOT, 'configs/personas/mmlu_experts.yaml'), 'utf8'))
-    .personas as string[]).slice(0, Number(args.personas));
-  const items = loadSubject(args.data!, args.subject!, 'test').slice(0, Number(args.questions));
+  const items = args.subject!.split(',').flatMap((s) => loadSubject(args.data!, s, 'test').slice(0, Number(args.questions)));
   return items.flatMap((item) =>
     personas.map((persona) => {
       const user = renderMmluPrompt({ name: template.name, separator: template.separator, text: template.text }, item, persona);
@@ -87,6 +89,8 @@ interface ModeResult {
   peakRssMB: number;
   /** Token positions the model computed (padding included) per cell. */
   tokensPerCell: number;
+  /** The tokens among them that had to be computed (no padding): the prompt's own tokens, a shared prefix once. */
+  realTokensPerCell: number;
   sessionRuns: number;
   logprobs: number[][];
 }
@@ -99,16 +103,36 @@ async function runMode(mode: Mode, reqs: OptionScoreRequest[], base: LocalOnnxOp
   (await backend.model()).lastPrefix = undefined; // the warm-up's prefix must not count as reused
   const before = { ...forwardCounters };
   const start = performance.now();
-  const out = await backend.scoreOptions(reqs);
+  const out = mode === 'seed' ? await seedOrder(backend, reqs) : await backend.scoreOptions(reqs);
   const seconds = (performance.now() - start) / 1000;
+  if (process.env.ROLYPLAY_ORT_PROFILE) (await backend.model()).session.endProfiling(); // writes the trace
   return {
     seconds,
     cellsPerSecond: reqs.length / seconds,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     tokensPerCell: (forwardCounters.tokens - before.tokens) / reqs.length,
+    realTokensPerCell: (forwardCounters.realTokens - before.realTokens) / reqs.length,
     sessionRuns: forwardCounters.runs - before.runs,
     logprobs: out.map((o) => (o.ok ? o.value.logprobs : [NaN])),
   };
+}
+
+/** The seed's batches: per persona, 16 consecutive questions of a subject (file order), one padded batch each.
+ * `reqs` is question-major (question q, persona p at q * personas + p), as requests() builds it. */
+async function seedOrder(backend: LocalOnnxBackend, reqs: OptionScoreRequest[]): Promise<Awaited<ReturnType<LocalOnnxBackend['scoreOptions']>>> {
+  const questions = reqs.length / personas.length;
+  const perSubject = Math.min(Number(args.questions), questions);
+  const out: Awaited<ReturnType<LocalOnnxBackend['scoreOptions']>> = new Array(reqs.length);
+  for (let p = 0; p < personas.length; p++) {
+    for (let q0 = 0; q0 < questions; q0 += perSubject) {
+      for (let q = q0; q < q0 + perSubject; q += MODES.seed.maxBatch) {
+        const idx = Array.from({ length: Math.min(MODES.seed.maxBatch, q0 + perSubject - q) }, (_, k) => (q + k) * personas.length + p);
+        const got = await backend.scoreOptions(idx.map((i) => reqs[i]!));
+        idx.forEach((i, k) => (out[i] = got[k]!));
+      }
+    }
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -125,9 +149,10 @@ async function main(): Promise<void> {
   const model = await new LocalOnnxBackend(base).model();
   const loadSeconds = (performance.now() - loadStart) / 1000;
   const tokens = reqs.map((r) => promptTokens(model.tokenizer, args.format as PromptFormat, r.prompt).length);
-  const flops = flopsPerToken(JSON.parse(readFileSync(path.join(model.dir, 'config.json'), 'utf8')));
+  const config = JSON.parse(readFileSync(path.join(model.dir, 'config.json'), 'utf8'));
+  const flops = flopsPerToken(config);
   const opts = sessionOptions(['cpu'], args.variant as OnnxVariant);
-  const roofline = await measureMatmul(args.variant === 'int8' ? 'MatMulInteger' : 'MatMul', opts);
+  const roofline = await measureMatmul(args.variant === 'int8' ? 'DynamicQuantizeMatMul' : 'MatMul', opts, layerShapes(config));
   const results: Partial<Record<Mode, ModeResult>> = {};
   for (const mode of modes) {
     const argv = [fileURLToPath(import.meta.url), ...process.argv.slice(2), '--modes', mode, '--child'];
@@ -141,9 +166,22 @@ async function main(): Promise<void> {
   const seed = results.seed?.cellsPerSecond;
   const modesOut = Object.fromEntries(
     Object.entries(results).map(([m, { logprobs: _, ...r }]) => {
-      // Weight matmuls of every computed position, plus the lm_head of one position per cell (num_logits_to_keep).
-      const gflops = (r.cellsPerSecond * (r.tokensPerCell * flops.perToken + flops.lmHead)) / 1e9;
-      return [m, { ...r, gflops, rooflineFraction: gflops / roofline.gflops, ...(seed ? { vsSeed: r.cellsPerSecond / seed } : {}) }];
+      // Weight matmuls of every computed position, plus the lm_head of one position per cell (num_logits_to_keep);
+      // `useful` counts only the tokens that had to be computed (no padding), the issue's measure.
+      const rate = (tokens: number) => (r.cellsPerSecond * (tokens * flops.perToken + flops.lmHead)) / 1e9;
+      const gflops = rate(r.tokensPerCell);
+      const useful = rate(r.realTokensPerCell);
+      return [
+        m,
+        {
+          ...r,
+          gflops,
+          rooflineFraction: gflops / roofline.gflops,
+          usefulGflops: useful,
+          usefulRooflineFraction: useful / roofline.gflops,
+          ...(seed ? { vsSeed: r.cellsPerSecond / seed } : {}),
+        },
+      ];
     }),
   );
   const summary = {
@@ -171,15 +209,19 @@ async function main(): Promise<void> {
       `mean ${summary.meanPromptTokens} prompt tokens, batch ${args.batch}`,
   );
   console.log(
-    `roofline: onnxruntime ${roofline.op} ${roofline.shape.join('x')} ${roofline.gflops.toFixed(1)} GFLOP/s; ` +
+    `roofline: onnxruntime ${roofline.op}, constant weights, best of ` +
+      `${Object.entries(roofline.shapes).map(([s, g]) => `${s} ${g.toFixed(0)}`).join(', ')} GFLOP/s = ${roofline.gflops.toFixed(1)}; ` +
       `model ${(flops.perToken / 1e9).toFixed(3)} GFLOP per computed token (weight matmuls)`,
   );
-  console.log('  mode        cells/s  vs seed  tokens/cell  session runs  GFLOP/s  roofline   seconds  peak RSS');
+  console.log(
+    '  mode        cells/s  vs seed  tokens/cell (real)  session runs  GFLOP/s  roofline  real-token roofline   seconds  peak RSS',
+  );
   for (const [mode, r] of Object.entries(summary.modes)) {
     console.log(
       `  ${mode.padEnd(8)} ${r.cellsPerSecond.toFixed(1).padStart(10)} ${(r.vsSeed ? `${r.vsSeed.toFixed(2)}x` : '-').padStart(8)}` +
-        ` ${r.tokensPerCell.toFixed(1).padStart(12)} ${String(r.sessionRuns).padStart(13)} ${r.gflops.toFixed(1).padStart(8)}` +
-        ` ${(100 * r.rooflineFraction).toFixed(0).padStart(8)}% ${r.seconds.toFixed(2).padStart(9)} ${r.peakRssMB.toFixed(0).padStart(6)} MB`,
+        ` ${`${r.tokensPerCell.toFixed(1)} (${r.realTokensPerCell.toFixed(1)})`.padStart(19)} ${String(r.sessionRuns).padStart(13)}` +
+        ` ${r.gflops.toFixed(1).padStart(8)} ${(100 * r.rooflineFraction).toFixed(0).padStart(8)}%` +
+        ` ${(100 * r.usefulRooflineFraction).toFixed(0).padStart(19)}% ${r.seconds.toFixed(2).padStart(9)} ${r.peakRssMB.toFixed(0).padStart(6)} MB`,
     );
   }
   console.log(`max |Δ log-prob| between modes: ${maxDelta.toExponential(2)}${args.variant === 'int8' ? ' (dynamic int8 is not batch-invariant; variant w8 is)' : ''}`);

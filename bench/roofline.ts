@@ -1,7 +1,13 @@
 /**
- * The machine's measured matrix-multiply rate through onnxruntime itself: a one-node ONNX graph (MatMul in float32,
- * MatMulInteger in uint8 x int8) built here byte by byte (ONNX is protobuf; no python, no model file), run on the
- * same execution provider and thread settings as the models. This is the roofline the benchmark compares against.
+ * The machine's measured matrix-multiply rate through onnxruntime itself, i.e. the roofline the benchmark compares
+ * the models against. A one-node ONNX graph is built here byte by byte (ONNX is protobuf; no python, no model file):
+ * the op the optimised model graph really runs for its weight matmuls, with the weight as a constant initializer (so
+ * onnxruntime pre-packs it, as it does the model's weights), at the model's own matmul shapes with 512 and 2,048 rows
+ * (a batch's token positions), on the same execution provider and thread settings as the model. The roofline is the
+ * best rate over those shapes.
+ *   fp32, w8: MatMul (float32 x float32)
+ *   int8:     com.microsoft DynamicQuantizeMatMul (float32 activations quantized per tensor at run time x int8 weights),
+ *             what onnxruntime fuses DynamicQuantizeLinear + MatMulInteger into
  */
 import * as ort from 'onnxruntime-node';
 
@@ -25,47 +31,87 @@ function tensorInfo(name: string, elemType: number, dims: number[]): number[] {
   return [...str(1, name), ...bytes(2, bytes(1, [...int(1, elemType), ...bytes(2, shape)]))];
 }
 
-const FLOAT = 1;
-const UINT8 = 2;
-const INT8 = 3;
-const INT32 = 6;
+/** TensorProto with raw data: dims, data_type, name, raw_data. */
+function initializer(name: string, elemType: number, dims: number[], raw: Uint8Array): number[] {
+  return [...dims.flatMap((d) => int(1, d)), ...int(2, elemType), ...str(8, name), ...bytes(9, raw)];
+}
 
-/** ModelProto bytes of C = op(A, B) with A [m, k], B [k, n]. */
-export function matmulModel(op: 'MatMul' | 'MatMulInteger', m: number, k: number, n: number): Uint8Array {
-  const [ta, tb, tc] = op === 'MatMul' ? [FLOAT, FLOAT, FLOAT] : [UINT8, INT8, INT32];
-  const node = [...str(1, 'A'), ...str(1, 'B'), ...str(2, 'C'), ...str(3, 'mm'), ...str(4, op)];
+const FLOAT = 1;
+const INT8 = 3;
+
+export type RooflineOp = 'MatMul' | 'DynamicQuantizeMatMul';
+
+/** ModelProto bytes of C = op(A, B) with A [m, k] an input and B [k, n] a random constant weight. */
+export function matmulModel(op: RooflineOp, m: number, k: number, n: number): Uint8Array {
+  const weights =
+    op === 'MatMul'
+      ? new Uint8Array(Float32Array.from({ length: k * n }, () => Math.random() - 0.5).buffer)
+      : Uint8Array.from({ length: k * n }, () => (Math.random() * 255) | 0);
+  const inits = [initializer('B', op === 'MatMul' ? FLOAT : INT8, [k, n], weights)];
+  const inputs = ['A', 'B'];
+  if (op === 'DynamicQuantizeMatMul') {
+    inits.push(initializer('B_scale', FLOAT, [], new Uint8Array(Float32Array.of(0.01).buffer)));
+    inputs.push('B_scale');
+  }
+  const domain = op === 'MatMul' ? [] : str(7, 'com.microsoft');
+  const node = [...inputs.flatMap((i) => str(1, i)), ...str(2, 'C'), ...str(3, 'mm'), ...str(4, op), ...domain];
   const graph = [
     ...bytes(1, node),
     ...str(2, 'roofline'),
-    ...bytes(11, tensorInfo('A', ta, [m, k])),
-    ...bytes(11, tensorInfo('B', tb, [k, n])),
-    ...bytes(12, tensorInfo('C', tc, [m, n])),
+    ...inits.flatMap((t) => bytes(5, t)),
+    ...bytes(11, tensorInfo('A', FLOAT, [m, k])),
+    ...bytes(12, tensorInfo('C', FLOAT, [m, n])),
   ];
-  return Uint8Array.from([...int(1, 8), ...bytes(7, graph), ...bytes(8, [...str(1, ''), ...int(2, 17)])]);
+  const opsets = [...bytes(8, [...str(1, ''), ...int(2, 17)]), ...bytes(8, [...str(1, 'com.microsoft'), ...int(2, 1)])];
+  return Uint8Array.from([...int(1, 8), ...bytes(7, graph), ...opsets]);
 }
 
 export interface Roofline {
-  op: string;
+  op: RooflineOp;
+  /** The [m, k, n] that gave the best rate. */
   shape: [number, number, number];
-  /** Best of `reps` runs: 2·m·k·n operations per run. */
+  /** Best of `reps` runs at that shape: 2·m·k·n operations per run. */
   gflops: number;
+  /** Best rate of every shape tried, "m x k x n": GFLOP/s. */
+  shapes: Record<string, number>;
+}
+
+/** The weight matmul shapes [k, n] of a Llama-style decoder layer: q/o, k/v, gate/up, down. */
+export function layerShapes(c: Record<string, number>): [number, number][] {
+  const h = c.hidden_size!;
+  const headDim = c.head_dim ?? h / c.num_attention_heads!;
+  const kv = (c.num_key_value_heads ?? c.num_attention_heads!) * headDim;
+  return [
+    [h, c.num_attention_heads! * headDim],
+    [h, kv],
+    [h, c.intermediate_size!],
+    [c.intermediate_size!, h],
+  ];
 }
 
 export async function measureMatmul(
-  op: 'MatMul' | 'MatMulInteger',
+  op: RooflineOp,
   options: ort.InferenceSession.SessionOptions,
-  [m, k, n]: [number, number, number] = [512, 1024, 1024],
-  reps = 8,
+  shapes: [number, number][] = [[1024, 1024]],
+  rows: number[] = [512, 2048],
+  reps = 6,
 ): Promise<Roofline> {
-  const session = await ort.InferenceSession.create(matmulModel(op, m, k, n), options);
-  const a = op === 'MatMul' ? new ort.Tensor('float32', Float32Array.from({ length: m * k }, () => Math.random()), [m, k]) : new ort.Tensor('uint8', Uint8Array.from({ length: m * k }, () => (Math.random() * 255) | 0), [m, k]);
-  const b = op === 'MatMul' ? new ort.Tensor('float32', Float32Array.from({ length: k * n }, () => Math.random()), [k, n]) : new ort.Tensor('int8', Int8Array.from({ length: k * n }, () => ((Math.random() * 255) | 0) - 128), [k, n]);
-  let best = Infinity;
-  for (let r = 0; r < reps; r++) {
-    const start = performance.now();
-    await session.run({ A: a, B: b });
-    best = Math.min(best, performance.now() - start);
+  let best: Roofline | undefined;
+  const all: Record<string, number> = {};
+  for (const m of rows) for (const [k, n] of shapes) {
+    const session = await ort.InferenceSession.create(matmulModel(op, m, k, n), options);
+    const a = new ort.Tensor('float32', Float32Array.from({ length: m * k }, () => Math.random() - 0.5), [m, k]);
+    let ms = Infinity;
+    await session.run({ A: a }); // first run: allocations
+    for (let r = 0; r < reps; r++) {
+      const start = performance.now();
+      await session.run({ A: a });
+      ms = Math.min(ms, performance.now() - start);
+    }
+    await session.release();
+    const gflops = (2 * m * k * n) / (ms / 1000) / 1e9;
+    all[`${m}x${k}x${n}`] = gflops;
+    if (!best || gflops > best.gflops) best = { op, shape: [m, k, n], gflops, shapes: all };
   }
-  await session.release();
-  return { op, shape: [m, k, n], gflops: (2 * m * k * n) / (best / 1000) / 1e9 };
+  return best!;
 }

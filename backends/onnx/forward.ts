@@ -64,6 +64,7 @@ async function runStep(model: LocalModel, state: CacheState | null, rows: number
   const seqLen = ids.length / batch;
   const total = past + seqLen;
   forwardCounters.tokens += batch * seqLen;
+  forwardCounters.realTokens += rows.reduce((n, r) => n + r.length, 0);
   forwardCounters.runs++;
 
   const feeds: Record<string, ort.Tensor> = {
@@ -84,8 +85,9 @@ async function runStep(model: LocalModel, state: CacheState | null, rows: number
   return { out, mask, seen, total };
 }
 
-/** Token positions computed by `forward` in this process (padding included) and session runs: for benchmarks. */
-export const forwardCounters = { tokens: 0, runs: 0 };
+/** Token positions computed by `forward` in this process (padding included), the real tokens among them, and session
+ * runs: for benchmarks. */
+export const forwardCounters = { tokens: 0, realTokens: 0, runs: 0 };
 
 export interface StepLayout {
   ids: BigInt64Array;

@@ -151,6 +151,8 @@ export function sessionOptions(eps: ExecutionProvider[], variant: OnnxVariant): 
     executionProviders: eps,
     graphOptimizationLevel: 'all',
     ...(process.env.ROLYPLAY_ORT_THREADS ? { intraOpNumThreads: Number(process.env.ROLYPLAY_ORT_THREADS) } : {}),
+    // onnxruntime's per-node profile (a chrome-trace JSON per session, named <prefix>_<date>.json): for benchmarks.
+    ...(process.env.ROLYPLAY_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.ROLYPLAY_ORT_PROFILE } : {}),
     ...(variant === 'w8' ? { extra: { session: { disable_quant_qdq: '1' } } } : {}),
   };
 }
