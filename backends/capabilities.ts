@@ -28,7 +28,8 @@ export interface RgbImage {
  * end token, which pools the start token (every cut text gets the same embedding); `eos`: cut to 76 and append the
  * end token (open_clip). Either way the embedding says whether the text was cut.
  */
-export type TruncationMode = 'seed' | 'eos';
+export const TRUNCATION_MODES = ['seed', 'eos'] as const;
+export type TruncationMode = (typeof TRUNCATION_MODES)[number];
 
 export interface TextEmbedding {
   /** L2-normalised projection. */

@@ -12,7 +12,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { commonFields } from '../../experiment/schema.js';
 import type { CommonSpec, ResolveContext } from '../../experiment/load.js';
-import type { TruncationMode } from '../../backends/capabilities.js';
+import { TRUNCATION_MODES, type TruncationMode } from '../../backends/capabilities.js';
 import type { VisionDataSpec } from './data.js';
 import { checkDescribeTemplate, DEFAULT_PERSONAS, SEED_IMPERSONATION_COMMAND, SEED_N_WORDS, SEED_STOP, SEED_TEMPLATE } from './prompts.js';
 
@@ -102,7 +102,7 @@ export const VisionConfig = z
       .strict()
       .default({ llm: true }),
     /** seed: cut at 77 without EOS (every cut text collapses to the BOS embedding, faithful); eos: cut to 76 + EOS. */
-    truncation: z.enum(['seed', 'eos']).default('seed'),
+    truncation: z.enum(TRUNCATION_MODES).default('seed'),
     /** `llm`: the Generator that writes (and cleans) the descriptions; `clip`: the TextEmbedder & ImageEmbedder. */
     model: common.model,
     models: common.models,
