@@ -9,7 +9,7 @@
  * rate (onnxruntime's own MatMul / DynamicQuantizeMatMul on constant weights at the model's shapes, bench/roofline.ts) that the weight matmuls reach.
  *
  *   npm run build && node dist/bench/local.js [--model DIR --variant int8 --format chat_template] [--questions 16]
- *     [--personas 57] [--batch 64] [--subject high_school_biology[,other_subject…]]
+ *     [--personas 57] [--batch 64] [--subject high_school_biology[,other_subject…]] [--providers cpu|cuda]
  *
  * Default model: the real SmolLM2-135M-Instruct (int8, its chat template) from ../shared/models when present, else the
  * biggest fixture: .cache/fixtures/bench-llama3, .cache/fixtures/tiny-llama3, models/tiny-random-llama.
@@ -27,6 +27,7 @@ import { ONNX_VARIANTS, type OnnxVariant } from '../backends/onnx/folder.js';
 import { promptTokens } from '../backends/onnx/tokens.js';
 import { forwardCounters } from '../backends/onnx/forward.js';
 import { sessionOptions } from '../backends/onnx/model.js';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../backends/onnx/options.js';
 import { layerShapes, measureMatmul } from './roofline.js';
 import { PROMPT_FORMATS, formatPrompt, type PromptFormat } from '../prompts/formats.js';
 import { loadSubject } from '../tasks/mmlu/data.js';
@@ -54,6 +55,7 @@ const { values: args } = parseArgs({
     personas: { type: 'string', default: '57' },
     batch: { type: 'string', default: '64' },
     modes: { type: 'string', default: 'seed,batched,prefix' },
+    providers: { type: 'string', default: 'cpu' },
     json: { type: 'boolean', default: false },
     child: { type: 'boolean', default: false },
   },
@@ -141,8 +143,10 @@ async function main(): Promise<void> {
   if (!PROMPT_FORMATS.includes(args.format as PromptFormat)) throw new Error(`--format: one of ${PROMPT_FORMATS}`);
   const modes = args.modes!.split(',') as Mode[];
   for (const m of modes) if (!MODES[m]) throw new Error(`unknown mode ${m}: use ${Object.keys(MODES)}`);
+  const providers = args.providers!.split(',') as ExecutionProvider[];
+  for (const p of providers) if (!EXECUTION_PROVIDERS.includes(p)) throw new Error(`--providers: a list of ${EXECUTION_PROVIDERS}`);
   const reqs = requests();
-  const base = { path: args.model, variant: args.variant as OnnxVariant, format: args.format as PromptFormat };
+  const base = { path: args.model, variant: args.variant as OnnxVariant, format: args.format as PromptFormat, executionProviders: providers };
   if (args.child) return void console.log(JSON.stringify(await runMode(modes[0]!, reqs, base)));
 
   const loadStart = performance.now();
@@ -151,7 +155,7 @@ async function main(): Promise<void> {
   const tokens = reqs.map((r) => promptTokens(model.tokenizer, args.format as PromptFormat, r.prompt).length);
   const config = JSON.parse(readFileSync(path.join(model.dir, 'config.json'), 'utf8'));
   const flops = flopsPerToken(config);
-  const opts = sessionOptions(['cpu'], args.variant as OnnxVariant);
+  const opts = sessionOptions(providers, args.variant as OnnxVariant);
   const roofline = await measureMatmul(args.variant === 'int8' ? 'DynamicQuantizeMatMul' : 'MatMul', opts, layerShapes(config));
   const results: Partial<Record<Mode, ModeResult>> = {};
   for (const mode of modes) {
