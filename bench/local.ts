@@ -18,7 +18,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { PACKAGE_ROOT } from '../experiment/load.js';
 import type { OptionScoreRequest } from '../backends/types.js';
 import { LocalOnnxBackend, type LocalOnnxOptions } from '../backends/onnx/backend.js';
@@ -27,9 +26,8 @@ import { promptTokens } from '../backends/onnx/tokens.js';
 import { forwardCounters } from '../backends/onnx/forward.js';
 import { sessionOptions } from '../backends/onnx/model.js';
 import { measureMatmul } from './roofline.js';
-import { PROMPT_FORMATS, formatPrompt, type PromptFormat } from '../prompts/formats.js';
-import { loadSubject } from '../tasks/mmlu/data.js';
-import { renderMmluPrompt } from '../tasks/mmlu/prompts.js';
+import { PROMPT_FORMATS, type PromptFormat } from '../prompts/formats.js';
+import { mmluPersonaCells } from './mmluCells.js';
 
 // The package root from source (tsx) or dist alike; the shared data sit beside it.
 const ROOT = PACKAGE_ROOT;
@@ -67,17 +65,14 @@ const MODES = {
 type Mode = keyof typeof MODES;
 
 function requests(): OptionScoreRequest[] {
-  const template = parseYaml(readFileSync(path.join(ROOT, 'configs/templates/mmlu_paper.yaml'), 'utf8'));
-  const personas = (parseYaml(readFileSync(path.join(ROOT, 'configs/personas/mmlu_experts.yaml'), 'utf8'))
-    .personas as string[]).slice(0, Number(args.personas));
-  const items = loadSubject(args.data!, args.subject!, 'test').slice(0, Number(args.questions));
-  return items.flatMap((item) =>
-    personas.map((persona) => {
-      const user = renderMmluPrompt({ name: template.name, separator: template.separator, text: template.text }, item, persona);
-      return { prompt: { user, text: formatPrompt(args.format as PromptFormat, { user }) }, options: ['A', 'B', 'C', 'D'] };
-      // (chat_template: no system message, the persona stays in the question, as configs/mmlu-demo.yaml)
-    }),
-  );
+  const cells = mmluPersonaCells({
+    data: args.data!,
+    subjects: [args.subject!],
+    questions: Number(args.questions),
+    personas: Number(args.personas),
+    format: args.format as PromptFormat,
+  });
+  return cells.map((c) => c.request);
 }
 
 interface ModeResult {
