@@ -167,7 +167,8 @@ async function main(): Promise<void> {
   if (args.json) return void console.log(JSON.stringify(summary, null, 1));
   const pct = (k: number, n: number) => `${((100 * k) / n).toFixed(1)} % (${k}/${n})`;
   console.log(
-    `${cells.length} MMLU cells: ${subjects.length} subjects (${subjects.join(', ')}) × ${args.questions} questions × ` +
+    `${cells.length} MMLU cells: ${subjects.length} subject(s) (${args.subjects === 'all' ? 'all' : subjects.join(', ')}) × ` +
+      `${args.questions} question(s) × ` +
       `${args.personas} personas, paper template, chat_template, batch ${args.batch} with prefix reuse`,
   );
   console.log('| model | accuracy | predicted A / B / C / D | seconds |');
