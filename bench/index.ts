@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: the engine's overhead (plain loop vs Temporal, instant backend; PostgreSQL vs SQLite store), local inference speed
- * (one prompt at a time / batched / batched with prefix reuse), and the vision task's stages (bench/vision.ts: CLIP images/s and
+ * (one prompt at a time / batched / batched with prefix reuse), how far the int8 and w8 SmolLM2 exports move MMLU persona
+ * scores from the fp32 one (bench/agreement.ts; skipped without `bash scripts/make-fixtures.sh`'s fp32 fixture), and the vision task's stages (bench/vision.ts: CLIP images/s and
  * texts/s on the random-weight ViT-B/32 fixture of `bash scripts/make-fixtures.sh --bench`, share of time per stage of vl-demo). Figures, not pass/fail: read them.
  * Each engine figure is the best of BENCH_REPS runs (default 2): on a 2-core machine anything else running
  * (a compiler, another test) lands in one run or the other.
@@ -30,6 +31,9 @@ console.log('\n# local inference (bench/local.ts; pass a model folder with BENCH
 const args = [join(PACKAGE_ROOT, 'dist', 'bench', 'local.js'), ...(process.env.BENCH_MODEL ? ['--model', process.env.BENCH_MODEL] : [])];
 const local = spawnSync(process.execPath, args, { stdio: 'inherit' });
 
+console.log('\n# int8 / w8 / fp32 agreement on MMLU persona cells (bench/agreement.ts; BENCH_AGREEMENT_SUBJECTS, BENCH_AGREEMENT_QUESTIONS)');
+const agreement = spawnSync(process.execPath, [join(PACKAGE_ROOT, 'dist', 'bench', 'agreement.js')], { stdio: 'inherit' });
+
 console.log('\n# vision task (bench/vision.ts; BENCH_CLIP, BENCH_BATCHES, BENCH_THREADS, BENCH_IMAGES)');
 const vision = spawnSync(process.execPath, [join(PACKAGE_ROOT, 'dist', 'bench', 'vision.js')], { stdio: 'inherit' });
-process.exitCode = (local.status ?? 1) || (vision.status ?? 1);
+process.exitCode = (local.status ?? 1) || (agreement.status ?? 1) || (vision.status ?? 1);

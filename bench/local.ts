@@ -19,9 +19,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { PACKAGE_ROOT } from '../experiment/load.js';
-import type { OptionScoreRequest } from '../backends/types.js';
 import { LocalOnnxBackend, type LocalOnnxOptions } from '../backends/onnx/backend.js';
 import { ONNX_VARIANTS, type OnnxVariant } from '../backends/onnx/folder.js';
 import { promptTokens } from '../backends/onnx/tokens.js';
@@ -29,9 +27,8 @@ import { forwardCounters } from '../backends/onnx/forward.js';
 import { sessionOptions } from '../backends/onnx/model.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../backends/onnx/options.js';
 import { layerShapes, measureMatmul } from './roofline.js';
-import { PROMPT_FORMATS, formatPrompt, type PromptFormat } from '../prompts/formats.js';
-import { loadSubject } from '../tasks/mmlu/data.js';
-import { renderMmluPrompt } from '../tasks/mmlu/prompts.js';
+import { PROMPT_FORMATS, type PromptFormat } from '../prompts/formats.js';
+import { mmluPersonaCells, type MmluCell } from './mmluCells.js';
 
 // The package root from source (tsx) or dist alike; the shared data sit beside it.
 const ROOT = PACKAGE_ROOT;
@@ -69,19 +66,14 @@ const MODES = {
 } as const;
 type Mode = keyof typeof MODES;
 
-const personas = (parseYaml(readFileSync(path.join(ROOT, 'configs/personas/mmlu_experts.yaml'), 'utf8'))
-  .personas as string[]).slice(0, Number(args.personas));
-
-function requests(): OptionScoreRequest[] {
-  const template = parseYaml(readFileSync(path.join(ROOT, 'configs/templates/mmlu_paper.yaml'), 'utf8'));
-  const items = args.subject!.split(',').flatMap((s) => loadSubject(args.data!, s, 'test').slice(0, Number(args.questions)));
-  return items.flatMap((item) =>
-    personas.map((persona) => {
-      const user = renderMmluPrompt({ name: template.name, separator: template.separator, text: template.text }, item, persona);
-      return { prompt: { user, text: formatPrompt(args.format as PromptFormat, { user }) }, options: ['A', 'B', 'C', 'D'] };
-      // (chat_template: no system message, the persona stays in the question, as configs/mmlu-demo.yaml)
-    }),
-  );
+function cells(): MmluCell[] {
+  return mmluPersonaCells({
+    data: args.data!,
+    subjects: args.subject!.split(','),
+    questions: Number(args.questions),
+    personas: Number(args.personas),
+    format: args.format as PromptFormat,
+  });
 }
 
 interface ModeResult {
@@ -99,13 +91,14 @@ interface ModeResult {
 
 /** Child process: one mode. onnxruntime-node runs sessions synchronously on the main thread, so RSS cannot be
  * sampled from inside; a process per mode gives each its own max RSS instead. */
-async function runMode(mode: Mode, reqs: OptionScoreRequest[], base: LocalOnnxOptions): Promise<ModeResult> {
+async function runMode(mode: Mode, all: MmluCell[], base: LocalOnnxOptions): Promise<ModeResult> {
+  const reqs = all.map((c) => c.request);
   const backend = new LocalOnnxBackend({ ...base, ...MODES[mode] });
   await backend.scoreOptions(reqs.slice(0, 2)); // warm-up: load, first-run allocations
   (await backend.model()).lastPrefix = undefined; // the warm-up's prefix must not count as reused
   const before = { ...forwardCounters };
   const start = performance.now();
-  const out = mode === 'seed' ? await seedOrder(backend, reqs) : await backend.scoreOptions(reqs);
+  const out = mode === 'seed' ? await seedOrder(backend, all) : await backend.scoreOptions(reqs);
   const seconds = (performance.now() - start) / 1000;
   if (process.env.ROLYPLAY_ORT_PROFILE) (await backend.model()).session.endProfiling(); // writes the trace
   return {
@@ -119,19 +112,19 @@ async function runMode(mode: Mode, reqs: OptionScoreRequest[], base: LocalOnnxOp
   };
 }
 
-/** The seed's batches: per persona, 16 consecutive questions of a subject (file order), one padded batch each.
- * `reqs` is question-major (question q, persona p at q * personas + p), as requests() builds it. */
-async function seedOrder(backend: LocalOnnxBackend, reqs: OptionScoreRequest[]): Promise<Awaited<ReturnType<LocalOnnxBackend['scoreOptions']>>> {
-  const questions = reqs.length / personas.length;
-  const perSubject = Math.min(Number(args.questions), questions);
-  const out: Awaited<ReturnType<LocalOnnxBackend['scoreOptions']>> = new Array(reqs.length);
-  for (let p = 0; p < personas.length; p++) {
-    for (let q0 = 0; q0 < questions; q0 += perSubject) {
-      for (let q = q0; q < q0 + perSubject; q += MODES.seed.maxBatch) {
-        const idx = Array.from({ length: Math.min(MODES.seed.maxBatch, q0 + perSubject - q) }, (_, k) => (q + k) * personas.length + p);
-        const got = await backend.scoreOptions(idx.map((i) => reqs[i]!));
-        idx.forEach((i, k) => (out[i] = got[k]!));
-      }
+/** The seed's batches: per persona, a subject's questions in file order, 16 at a time, one padded batch each. */
+async function seedOrder(backend: LocalOnnxBackend, all: MmluCell[]): Promise<Awaited<ReturnType<LocalOnnxBackend['scoreOptions']>>> {
+  const out: Awaited<ReturnType<LocalOnnxBackend['scoreOptions']>> = new Array(all.length);
+  const runs = new Map<string, number[]>(); // persona + subject -> cell indices in question order
+  all.forEach((c, i) => {
+    const key = JSON.stringify([c.persona, c.subject]);
+    runs.set(key, [...(runs.get(key) ?? []), i]);
+  });
+  for (const idx of runs.values()) {
+    for (let q = 0; q < idx.length; q += MODES.seed.maxBatch) {
+      const batch = idx.slice(q, q + MODES.seed.maxBatch);
+      const got = await backend.scoreOptions(batch.map((i) => all[i]!.request));
+      batch.forEach((i, k) => (out[i] = got[k]!));
     }
   }
   return out;
@@ -145,9 +138,10 @@ async function main(): Promise<void> {
   for (const m of modes) if (!MODES[m]) throw new Error(`unknown mode ${m}: use ${Object.keys(MODES)}`);
   const providers = args.providers!.split(',') as ExecutionProvider[];
   for (const p of providers) if (!EXECUTION_PROVIDERS.includes(p)) throw new Error(`--providers: a list of ${EXECUTION_PROVIDERS}`);
-  const reqs = requests();
+  const all = cells();
+  const reqs = all.map((c) => c.request);
   const base = { path: args.model, variant: args.variant as OnnxVariant, format: args.format as PromptFormat, executionProviders: providers };
-  if (args.child) return void console.log(JSON.stringify(await runMode(modes[0]!, reqs, base)));
+  if (args.child) return void console.log(JSON.stringify(await runMode(modes[0]!, all, base)));
 
   const loadStart = performance.now();
   const model = await new LocalOnnxBackend(base).model();

