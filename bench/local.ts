@@ -60,7 +60,8 @@ const { values: args } = parseArgs({
 
 const MODES = {
   single: { maxBatch: 1, prefixReuse: false },
-  seed: { maxBatch: 16, prefixReuse: false },
+  // The seed ran each batch of 16 as one forward pass, however long its longest prompt (no token budget).
+  seed: { maxBatch: 16, prefixReuse: false, maxBatchTokens: Number.MAX_SAFE_INTEGER },
   batched: { maxBatch: Number(args.batch), prefixReuse: false },
   prefix: { maxBatch: Number(args.batch), prefixReuse: true },
 } as const;
