@@ -7,7 +7,7 @@
  *   node dist/bench/engine.js [--subjects 57] [--questions 256] [--batch 128] [--no-postgres]
  */
 import { join } from 'node:path';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import '../tasks/index.js';
@@ -17,7 +17,7 @@ import { BackendRegistry } from '../backends/registry.js';
 import { resolveConfig, PACKAGE_ROOT } from '../experiment/load.js';
 import type { MmluSpec } from '../tasks/mmlu/config.js';
 import { planShards } from '../activities/index.js';
-import { PostgresStores, SqliteStore, SqliteStores, sqlitePath, type StoreResolver } from '../store/results.js';
+import { PostgresStores, SqliteStore, SqliteStores, sqlitePath, type ResultStore, type StoreResolver } from '../store/results.js';
 import { startThrowawayPostgres } from '../server/postgres.js';
 import { mmluTask } from '../tasks/mmlu/task.js';
 import { MMLU_SUBJECTS } from '../tasks/mmlu/categories.js';
@@ -34,6 +34,45 @@ function serverCpuMs(pid: number | undefined): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU time of a process and its live children (PostgreSQL's postmaster and its backends), in ms. */
+function treeCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  let ms = serverCpuMs(pid);
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      if (Number(f[1]) === pid) ms += ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ms;
+}
+
+/** BENCH_DEBUG: wall time and calls per store method (overlapping calls add up), to see where a store loses. */
+function timedStores(inner: StoreResolver, timings: Map<string, { calls: number; ms: number }>): StoreResolver {
+  const wrap = (store: ResultStore): ResultStore =>
+    new Proxy(store, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function' || typeof prop !== 'string' || prop.startsWith('stream')) return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        return async (...args: unknown[]) => {
+          const t = performance.now();
+          try {
+            return await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          } finally {
+            const e = timings.get(prop) ?? { calls: 0, ms: 0 };
+            e.calls++;
+            e.ms += performance.now() - t;
+            timings.set(prop, e);
+          }
+        };
+      },
+    });
+  return { shared: inner.shared, label: inner.label, forRun: async (run) => wrap(await inner.forRun(run)), close: () => inner.close() };
 }
 
 export interface EngineBenchResult {
@@ -85,7 +124,9 @@ export async function engineBench(opts: { subjects: number; questions: number; b
     //    in-process worker: SQLite, then PostgreSQL.
     installRuntime();
     const backends = new BackendRegistry({ factory: async () => backend });
-    const throughTemporal = async (name: string, stores: StoreResolver): Promise<number> => {
+    const throughTemporal = async (name: string, untimed: StoreResolver): Promise<number> => {
+      const timings = new Map<string, { calls: number; ms: number }>();
+      const stores = process.env.BENCH_DEBUG ? timedStores(untimed, timings) : untimed;
       const server = await startDevServer({ dbFile: join(dir, `temporal-${name}.db`), headless: true });
       const nc = await NativeConnection.connect({ address: server.address });
       const connection = await Connection.connect({ address: server.address });
@@ -96,6 +137,7 @@ export async function engineBench(opts: { subjects: number; questions: number; b
       try {
         const cpu0 = process.cpuUsage();
         const srv0 = serverCpuMs(server.process.pid);
+        const pg0 = name === 'postgres' ? treeCpuMs(pgServer?.pid) : NaN;
         const t1 = performance.now();
         const result = await client.workflow.execute(experimentWorkflow, {
           taskQueue: 'bench',
@@ -104,7 +146,10 @@ export async function engineBench(opts: { subjects: number; questions: number; b
         });
         const sec = (performance.now() - t1) / 1000;
         const cpu = process.cpuUsage(cpu0);
-        if (process.env.BENCH_DEBUG) console.error({ name, sec, workerCpuSec: (cpu.user + cpu.system) / 1e6, serverCpuSec: (serverCpuMs(server.process.pid) - srv0) / 1000 });
+        if (process.env.BENCH_DEBUG) {
+          const store = Object.fromEntries([...timings].map(([k, v]) => [k, `${v.calls} calls, ${(v.ms / 1000).toFixed(2)} s`]));
+          console.error({ name, sec, workerCpuSec: (cpu.user + cpu.system) / 1e6, serverCpuSec: (serverCpuMs(server.process.pid) - srv0) / 1000, postgresCpuSec: (treeCpuMs(pgServer?.pid) - pg0) / 1000, store });
+        }
         if (result.cells !== total) throw new Error(`${name} run stored ${result.cells} cells, expected ${total}`);
         return sec;
       } finally {

@@ -16,6 +16,8 @@ export interface ThrowawayPostgres {
   /** postgres://rolyplay:<password>@127.0.0.1:<port>/rolyplay */
   url: string;
   password: string;
+  /** The postmaster's pid (its backends are its children): for CPU accounting in the benchmark. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -113,7 +115,7 @@ export async function startThrowawayPostgres(opts: { durable?: boolean; timeoutM
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    return { url: `${admin}/rolyplay`, password, stop };
+    return { url: `${admin}/rolyplay`, password, pid: proc.pid as number, stop };
   } catch (err) {
     await stop();
     throw err;
