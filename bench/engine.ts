@@ -4,7 +4,14 @@
  * SQLite store and once with the PostgreSQL store (a throwaway cluster, or $ROLYPLAY_BENCH_STORE). Reports cells/s
  * of each and the ratios temporal/plain and postgres/sqlite.
  *
- *   node dist/bench/engine.js [--subjects 57] [--questions 256] [--batch 128] [--no-postgres]
+ *   node dist/bench/engine.js [--subjects 57] [--questions 256] [--batch 128] [--no-postgres] [--synchronous-commit on|off]
+ *
+ * Durability of the two sides: SQLite runs in WAL mode with synchronous=NORMAL (commits survive a crash of the
+ * process, the last ones may be lost on an OS crash or power loss). The throwaway PostgreSQL keeps fsync and
+ * full_page_writes and by default runs synchronous_commit=off, the like of that (the last commits, up to 0.6 s, may be
+ * lost on a crash of the server, the OS or the power); --synchronous-commit on measures a real server's default,
+ * every commit flushed, which is stronger than the SQLite side. BENCH_DEBUG=1 prints time per store method and the
+ * CPU of the worker, the Temporal server and the PostgreSQL cluster.
  */
 import { join } from 'node:path';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -101,12 +108,12 @@ function config(outDir: string, name: string, subjects: string[], questions: num
   };
 }
 
-export async function engineBench(opts: { subjects: number; questions: number; batch: number; postgres?: boolean }): Promise<EngineBenchResult> {
+export async function engineBench(opts: { subjects: number; questions: number; batch: number; postgres?: boolean; synchronousCommit?: boolean }): Promise<EngineBenchResult> {
   const subjects = MMLU_SUBJECTS.slice(0, opts.subjects);
   const dir = mkdtempSync(join(tmpdir(), 'rolyplay-bench-'));
   const backend = new InstantBackend();
   const pgUrl = opts.postgres === false ? undefined : process.env.ROLYPLAY_BENCH_STORE;
-  const pgServer = opts.postgres === false || pgUrl ? undefined : await startThrowawayPostgres({ durable: true });
+  const pgServer = opts.postgres === false || pgUrl ? undefined : await startThrowawayPostgres({ durable: true, synchronousCommit: opts.synchronousCommit ?? false });
   try {
     // 1. Plain loop: plan, every batch in order, reduce.
     const spec = resolveConfig(config(join(dir, 'plain'), 'plain', subjects, opts.questions, opts.batch, 'bench')) as MmluSpec;
@@ -179,7 +186,9 @@ export async function engineBench(opts: { subjects: number; questions: number; b
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { subjects: { type: 'string', default: '57' }, questions: { type: 'string', default: '256' }, batch: { type: 'string', default: '128' }, 'no-postgres': { type: 'boolean', default: false } } });
-  const r = await engineBench({ subjects: Number(values.subjects), questions: Number(values.questions), batch: Number(values.batch), postgres: !values['no-postgres'] });
+  const { values } = parseArgs({ options: { subjects: { type: 'string', default: '57' }, questions: { type: 'string', default: '256' }, batch: { type: 'string', default: '128' }, 'no-postgres': { type: 'boolean', default: false }, 'synchronous-commit': { type: 'string', default: 'off' } } });
+  const sc = values['synchronous-commit'];
+  if (sc !== 'on' && sc !== 'off') throw new Error(`--synchronous-commit must be on or off, got ${sc}`);
+  const r = await engineBench({ subjects: Number(values.subjects), questions: Number(values.questions), batch: Number(values.batch), postgres: !values['no-postgres'], synchronousCommit: sc === 'on' });
   console.log(JSON.stringify(r, null, 2));
 }
