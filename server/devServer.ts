@@ -13,8 +13,10 @@ import { ensureTemporalCli } from './temporalCli.js';
 export interface DevServerOptions {
   dbFile: string;
   /**
-   * The address to listen on; default 127.0.0.1 (this machine only). E.g. the host end of a veth pair, so that a
-   * worker in another network namespace reaches the server (tests/multi-machine.test.ts).
+   * The address to listen on; default 127.0.0.1 (this machine only). '0.0.0.0' (every interface; `address` then
+   * names 127.0.0.1) lets workers elsewhere in, e.g. one in another network namespace behind a veth pair
+   * (tests/multi-machine.test.ts). Not a single other address: the dev server's own services dial each other at
+   * 127.0.0.1, so with `--ip 10.1.2.1` it starts but cannot start a workflow (temporal CLI 1.9.1).
    */
   ip?: string;
   port?: number;
@@ -75,7 +77,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer 
   // worker has reported its in-flight batches.
   const child = spawn(cli, args, { stdio: ['ignore', log, log], detached: true });
   closeSync(log);
-  const address = `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+  const reach = ip === '0.0.0.0' ? '127.0.0.1' : ip.includes(':') ? `[${ip}]` : ip;
+  const address = `${reach}:${port}`;
   let exited = false;
   const exitedP = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
   const stop = async (signal: NodeJS.Signals = 'SIGTERM', o: { wait?: boolean } = {}) => {
@@ -107,7 +110,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer 
   }
   return {
     address,
-    ...(opts.headless ? {} : { uiUrl: `http://${ip.includes(':') ? `[${ip}]` : ip}:${uiPort}` }),
+    ...(opts.headless ? {} : { uiUrl: `http://${reach}:${uiPort}` }),
     process: child,
     pid: child.pid as number,
     logFile,

@@ -41,6 +41,7 @@ describePostgres('multi-machine run on PostgreSQL', () => {
   let netns: Netns | undefined;
   let noNetns = '';
   let server: DevServer | undefined;
+  let address = '';
   let database: ThrowawayPostgres | undefined;
   const config = (name: string, taskQueue: string, outDir: string) =>
     mmluConfig({ baseURL: fake.baseURL, taskQueue, outDir, name, limit: LIMIT, execution: { heartbeat_s: 3, shards_in_flight: 4 } });
@@ -53,8 +54,10 @@ describePostgres('multi-machine run on PostgreSQL', () => {
       if (process.env.CI) throw new Error(`the multi-machine test runs a worker in a network namespace of its own: ${noNetns}`);
       return;
     }
-    // The run's dev server, database and model server listen on the pair's host end, reachable from both sides.
-    server = await startDevServer({ dbFile: join(tmpDir(), 'temporal.db'), headless: true, cli: inject('temporalCli'), ip: netns.hostIp });
+    // The run's database and model server listen on the pair's host end, reachable from both sides; the dev server
+    // on every interface (it cannot listen on one other address alone: server/devServer.ts), reached at that end.
+    server = await startDevServer({ dbFile: join(tmpDir(), 'temporal.db'), headless: true, cli: inject('temporalCli'), ip: '0.0.0.0' });
+    address = `${netns.hostIp}:${server.address.split(':').pop()}`;
     database = await startThrowawayPostgres({ listen: [netns.hostIp], allow: [netns.cidr] });
     fake = await startFakeOpenAI({ policy: mmluPolicy(questions), apiKey: 'sk-test', host: netns.hostIp });
     reference = await referenceMetrics((taskQueue, outDir) => config('multi-ref', taskQueue, outDir));
@@ -70,7 +73,6 @@ describePostgres('multi-machine run on PostgreSQL', () => {
   it('three workers in their own folders, one in its own network namespace, one killed and one added: every cell once, same metrics, no secret leaked', async (ctx) => {
     if (!netns) return ctx.skip(noNetns);
     const ns = netns;
-    const address = (server as DevServer).address;
     const url = (database as ThrowawayPostgres).url;
     // Isolated: from the namespace this machine's loopback is out of reach (the suite's dev server answers there for
     // this process), and the run's dev server and database are reachable only at the pair's host end.
@@ -79,7 +81,12 @@ describePostgres('multi-machine run on PostgreSQL', () => {
     const dbPort = (database as ThrowawayPostgres).port;
     expect(await tcpHere('127.0.0.1', suitePort)).toBe('open');
     expect(tcpFrom(ns, '127.0.0.1', suitePort)).toBe('ECONNREFUSED');
-    expect(tcpFrom(ns, ns.hostIp, Number(address.split(':').pop()))).toBe('open');
+    // The run's dev server listens on every interface of this machine: at 127.0.0.1 for this process, not for the
+    // namespace, whose loopback is its own.
+    const devPort = Number(address.split(':').pop());
+    expect(await tcpHere('127.0.0.1', devPort)).toBe('open');
+    expect(tcpFrom(ns, '127.0.0.1', devPort)).toBe('ECONNREFUSED');
+    expect(tcpFrom(ns, ns.hostIp, devPort)).toBe('open');
     expect(tcpFrom(ns, ns.hostIp, dbPort)).toBe('open');
     expect(linksIn(ns).sort()).toEqual(['lo', `rpb-${ns.name.slice('rolyplay-'.length)}`].sort());
     const password = decodeURIComponent(new URL(url).password);
