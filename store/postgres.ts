@@ -50,6 +50,24 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * Create database `name` on the server of `url` (whose user may create databases) and return its URL: the test
+ * suite on PostgreSQL gives each test file a database of its own (tests/support/storeEnv.ts).
+ */
+export async function createDatabase(url: string, name: string): Promise<string> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`not a plain database name: ${name}`);
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
 export function isPostgresUrl(value: string): boolean {
   return /^postgres(ql)?:\/\//i.test(value);
 }

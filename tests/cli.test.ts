@@ -69,7 +69,7 @@ describe('rolyplay CLI', () => {
       expect(stderr).toMatch(/stopped in [\d.]+ s: \d+ of 64 cells are kept in .*cli-resume; `rolyplay run .*cli-resume\.yaml` again resumes it/);
       expect(stderr + p.stdout).not.toMatch(RAW_NOISE);
       const outDir = join(dir, 'runs');
-      const before = storedCells(outDir, 'cli-resume');
+      const before = await storedCells(outDir, 'cli-resume');
       expect(before.length).toBeGreaterThan(0);
       expect(before.length).toBeLessThan(64);
       const callsBefore = fake.calls.length;
@@ -77,7 +77,7 @@ describe('rolyplay CLI', () => {
       const again = await runCli(['run', file, '--headless'], dir);
       expect(again.code, again.stderr).toBe(0);
       expect(again.stderr).toContain('attached to run cli-resume');
-      expect(storedCells(outDir, 'cli-resume')).toHaveLength(64);
+      expect(await storedCells(outDir, 'cli-resume')).toHaveLength(64);
       // No cell stored before the interruption was asked of the model again.
       const redone = fake.calls.slice(callsBefore).filter((c) => before.some((cell) => isPromptOf(c.key, cell)));
       expect(redone).toHaveLength(0);

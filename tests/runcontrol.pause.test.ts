@@ -78,7 +78,7 @@ const scoredCalls = (_name: string) => fake.calls.filter((c) => c.key !== 'ping'
 
 /** Every cell exactly once in the store, and the result's count. */
 function expectExact(base: string, name: string, cells: number): void {
-  const rows = storedCells(base, name);
+  const rows = await storedCells(base, name);
   expect(rows).toHaveLength(CELLS);
   expect(new Set(rows.map((r) => `${r.persona}|${r.item}|${r.sample}`)).size).toBe(CELLS);
   expect(cells).toBe(CELLS);
@@ -98,7 +98,7 @@ describe('run control', () => {
     const atPause = scoredCalls(name).length;
     expect(atPause).toBeLessThanOrEqual(BUDGET);
     expect(atPause).toBeGreaterThan(0);
-    const stored = storedCells(base, name).length;
+    const stored = (await storedCells(base, name)).length;
     expect(stored).toBeGreaterThan(0);
     expect(stored).toBeLessThan(CELLS);
     await new Promise((r) => setTimeout(r, 1500));

@@ -1,14 +1,21 @@
 /** Reading a run's store directly, to check "exactly one result per cell" independently of the workflow's counts. */
-import Database from 'better-sqlite3';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { collect, sqlitePath, SqliteStore, storesFromEnv } from '../../store/results.js';
 
-export function storedCells(outDir: string, run: string): { persona: string; item: string; sample: number; correct: number | null }[] {
-  const db = new Database(join(outDir, run, 'results.sqlite'), { readonly: true });
+/**
+ * The run's stored cells, from the store this process's workers use: the database ROLYPLAY_STORE names
+ * (ROLYPLAY_TEST_STORE=postgres), else the SQLite file in the run folder <outDir>/<run> (none yet: no cells).
+ */
+export async function storedCells(outDir: string, run: string): Promise<{ persona: string; item: string; sample: number; correct: boolean | null }[]> {
+  const shared = process.env.ROLYPLAY_STORE ? await storesFromEnv() : undefined;
+  const file = sqlitePath(join(outDir, run));
+  if (!shared && !existsSync(file)) return [];
+  const store = shared ? await shared.forRun({ run, outDir: join(outDir, run) }) : new SqliteStore(file);
   try {
-    return db.prepare('SELECT persona, item, sample, correct FROM cells WHERE run = ?').all(run) as never;
+    return (await collect(store.streamCells(run))).map((c) => ({ persona: c.persona, item: c.item, sample: c.sample, correct: c.correct }));
   } finally {
-    db.close();
+    await (shared ?? store).close();
   }
 }
 
