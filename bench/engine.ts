@@ -11,7 +11,7 @@
  * full_page_writes and by default runs synchronous_commit=off, the like of that (the last commits, up to 0.6 s, may be
  * lost on a crash of the server, the OS or the power); --synchronous-commit on measures a real server's default,
  * every commit flushed, which is stronger than the SQLite side. BENCH_DEBUG=1 prints time per store method and the
- * CPU of the worker, the Temporal server and the PostgreSQL cluster.
+ * CPU of the worker, the Temporal server and the PostgreSQL cluster; ROLYPLAY_STORE_POOL sets the connections.
  */
 import { join } from 'node:path';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -24,7 +24,7 @@ import { BackendRegistry } from '../backends/registry.js';
 import { resolveConfig, PACKAGE_ROOT } from '../experiment/load.js';
 import type { MmluSpec } from '../tasks/mmlu/config.js';
 import { planShards } from '../activities/index.js';
-import { PostgresStores, SqliteStore, SqliteStores, sqlitePath, type ResultStore, type StoreResolver } from '../store/results.js';
+import { SqliteStore, SqliteStores, sqlitePath, storesFromEnv, type ResultStore, type StoreResolver } from '../store/results.js';
 import { startThrowawayPostgres } from '../server/postgres.js';
 import { mmluTask } from '../tasks/mmlu/task.js';
 import { MMLU_SUBJECTS } from '../tasks/mmlu/categories.js';
@@ -170,7 +170,8 @@ export async function engineBench(opts: { subjects: number; questions: number; b
     };
     const sqliteSec = await throughTemporal('sqlite', new SqliteStores());
     const url = pgUrl ?? pgServer?.url;
-    const pgSec = url ? await throughTemporal('postgres', await PostgresStores.open(url)) : undefined;
+    // As a worker opens it: ROLYPLAY_STORE_POOL (connections per process) applies.
+    const pgSec = url ? await throughTemporal('postgres', await storesFromEnv({ ROLYPLAY_STORE: url, ROLYPLAY_STORE_POOL: process.env.ROLYPLAY_STORE_POOL })) : undefined;
     return {
       cells: total,
       plainCellsPerSec: total / plainSec,

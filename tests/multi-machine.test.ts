@@ -176,7 +176,7 @@ describePostgres('multi-machine run on PostgreSQL', () => {
       const { run: _run, usage, ...metrics } = JSON.parse(out.stdout) as Record<string, unknown>;
       expect((usage as { total: { requests: number } }).total.requests).toBeGreaterThanOrEqual(CELLS);
       expect(metrics).toEqual(reference);
-      expect(comparableMetrics(join(reader, 'runs'), name)).toEqual(reference);
+      expect(await comparableMetrics(join(reader, 'runs'), name)).toEqual(reference);
 
       // The URL and its password are in no history, search attribute, result or log.
       const everything = [

@@ -77,7 +77,7 @@ const paused = (h: WorkflowHandle) => waitFor(async () => {
 const scoredCalls = (_name: string) => fake.calls.filter((c) => c.key !== 'ping');
 
 /** Every cell exactly once in the store, and the result's count. */
-function expectExact(base: string, name: string, cells: number): void {
+async function expectExact(base: string, name: string, cells: number): Promise<void> {
   const rows = await storedCells(base, name);
   expect(rows).toHaveLength(CELLS);
   expect(new Set(rows.map((r) => `${r.persona}|${r.item}|${r.sample}`)).size).toBe(CELLS);
@@ -112,7 +112,7 @@ describe('run control', () => {
     const resumed = await rolyplay('resume', name, '--output', base, '--budget-requests', '1000');
     expect(resumed).toContain(`run ${name}: running; budget requests=1000`);
     const result = await handle.result();
-    expectExact(base, name, result.cells);
+    await expectExact(base, name, result.cells);
     // The usage in metrics.json is what the server saw, per persona.
     const metrics = JSON.parse(readFileSync(join(base, name, 'metrics.json'), 'utf8')) as { usage: { total: { requests: number; prompt_tokens: number; cost_usd: number }; personas: Record<string, { requests: number }> } };
     const total = scoredCalls(name).length;
@@ -136,7 +136,7 @@ describe('run control', () => {
     fake.setFaults(undefined);
     expect(await rolyplay('resume', name, '--output', base)).toContain('running');
     const result = await handle.result();
-    expectExact(base, name, result.cells);
+    await expectExact(base, name, result.cells);
   });
 
   it('pause, throttle and resume a running run from the CLI: no request while paused, the new rate after resume', async () => {
@@ -171,7 +171,7 @@ describe('run control', () => {
     const resumedAt = Date.now();
     expect(await rolyplay('resume', name, '--output', base)).toContain('running');
     const result = await handle.result();
-    expectExact(base, name, result.cells);
+    await expectExact(base, name, result.cells);
     const after = scoredCalls(name).filter((c) => c.time >= resumedAt);
     const peak = peakInWindow(after, 5000);
     // 120 rpm = 2/s: 10 per 5 s, + the bucket's 1 s burst (2) and one lease per worker (2).

@@ -153,7 +153,7 @@ export async function referenceMetrics(config: (taskQueue: string, outDir: strin
     const outDir = tmpDir();
     const cfg = config(h.taskQueue, outDir);
     await h.run({ config: cfg });
-    return comparableMetrics(outDir, cfg.name as string);
+    return await comparableMetrics(outDir, cfg.name as string);
   } finally {
     await h.close();
   }
