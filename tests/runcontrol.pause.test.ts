@@ -15,7 +15,7 @@ import { experimentWorkflow, progressQuery } from '../workflows/index.js';
 import { peakInWindow, startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
 import { mmluConfig, tmpDir } from './support/harness.js';
 import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
-import { storedCells } from './support/cells.js';
+import { ensureRunFiles, storedCells } from './support/cells.js';
 import { CLI, startFleet, waitFor, type Fleet } from './support/fleet.js';
 import { describePostgres, postgresUrl } from './support/postgres.js';
 import { PostgresStores } from '../store/results.js';
@@ -114,6 +114,7 @@ describe('run control', () => {
     const result = await handle.result();
     await expectExact(base, name, result.cells);
     // The usage in metrics.json is what the server saw, per persona.
+    await ensureRunFiles(base, name);
     const metrics = JSON.parse(readFileSync(join(base, name, 'metrics.json'), 'utf8')) as { usage: { total: { requests: number; prompt_tokens: number; cost_usd: number }; personas: Record<string, { requests: number }> } };
     const total = scoredCalls(name).length;
     expect(metrics.usage.total.requests).toBe(total);
