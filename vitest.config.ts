@@ -6,8 +6,9 @@ export default defineConfig({
     pool: 'forks',
     include: ['tests/**/*.test.ts'],
     globalSetup: ['tests/support/globalSetup.ts'],
-    // The built-in tasks, registered as the entry points (CLI, workers) register them.
-    setupFiles: ['tests/support/tasks.ts'],
+    // The built-in tasks, registered as the entry points (CLI, workers) register them; the store the workers use
+    // (ROLYPLAY_TEST_STORE=postgres: PostgreSQL, a database per test file).
+    setupFiles: ['tests/support/tasks.ts', 'tests/support/storeEnv.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

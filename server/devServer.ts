@@ -12,6 +12,13 @@ import { ensureTemporalCli } from './temporalCli.js';
 
 export interface DevServerOptions {
   dbFile: string;
+  /**
+   * The address to listen on; default 127.0.0.1 (this machine only). '0.0.0.0' (every interface; `address` then
+   * names 127.0.0.1) lets workers elsewhere in, e.g. one in another network namespace behind a veth pair
+   * (tests/multi-machine.test.ts). Not a single other address: the dev server's own services dial each other at
+   * 127.0.0.1, so with `--ip 10.1.2.1` it starts but cannot start a workflow (temporal CLI 1.9.1).
+   */
+  ip?: string;
   port?: number;
   uiPort?: number;
   /** No web UI (tests). */
@@ -40,12 +47,12 @@ export interface DevServer {
   stop(signal?: NodeJS.Signals, opts?: { wait?: boolean }): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, host, () => {
       const { port } = srv.address() as { port: number };
       srv.close(() => resolve(port));
     });
@@ -54,10 +61,11 @@ export async function freePort(): Promise<number> {
 
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer & { process: ChildProcess }> {
   const cli = opts.cli ?? ensureTemporalCli();
-  const port = opts.port ?? (await freePort());
-  const uiPort = opts.uiPort ?? (await freePort());
+  const ip = opts.ip ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(ip));
+  const uiPort = opts.uiPort ?? (await freePort(ip));
   mkdirSync(dirname(opts.dbFile), { recursive: true });
-  const args = ['server', 'start-dev', '--db-filename', opts.dbFile, '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
+  const args = ['server', 'start-dev', '--db-filename', opts.dbFile, '--ip', ip, '--port', String(port), '--log-level', 'warn'];
   if (opts.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
   if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
@@ -69,7 +77,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer 
   // worker has reported its in-flight batches.
   const child = spawn(cli, args, { stdio: ['ignore', log, log], detached: true });
   closeSync(log);
-  const address = `127.0.0.1:${port}`;
+  const reach = ip === '0.0.0.0' ? '127.0.0.1' : ip.includes(':') ? `[${ip}]` : ip;
+  const address = `${reach}:${port}`;
   let exited = false;
   const exitedP = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
   const stop = async (signal: NodeJS.Signals = 'SIGTERM', o: { wait?: boolean } = {}) => {
@@ -101,7 +110,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer 
   }
   return {
     address,
-    ...(opts.headless ? {} : { uiUrl: `http://127.0.0.1:${uiPort}` }),
+    ...(opts.headless ? {} : { uiUrl: `http://${reach}:${uiPort}` }),
     process: child,
     pid: child.pid as number,
     logFile,

@@ -13,9 +13,12 @@ import { join } from 'node:path';
 import pg from 'pg';
 
 export interface ThrowawayPostgres {
-  /** postgres://rolyplay:<password>@127.0.0.1:<port>/rolyplay */
+  /** postgres://rolyplay:<password>@<first listen address>:<port>/rolyplay (default 127.0.0.1) */
   url: string;
   password: string;
+  port: number;
+  /** The postmaster's pid (its backends are its children): for CPU accounting in the benchmark. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -40,11 +43,11 @@ function postgresUser(): { uid: number; gid: number } | undefined {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-async function freePort(): Promise<number> {
+async function freePort(host: string): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, host, () => {
       const port = (srv.address() as { port: number }).port;
       srv.close(() => resolvePort(port));
     });
@@ -52,10 +55,26 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * Start a cluster. `durable: false` (tests) turns fsync off; the benchmark keeps fsync and only stops commits from
- * waiting for their WAL flush (synchronous_commit=off), the counterpart of SQLite's WAL with synchronous=NORMAL.
+ * Start a cluster. `durable: false` (tests) turns fsync off; the benchmark keeps fsync and by default only stops
+ * commits from waiting for their WAL flush (synchronous_commit=off), the counterpart of SQLite's WAL with
+ * synchronous=NORMAL: no corruption on any crash, the last commits (PostgreSQL: up to 3 × wal_writer_delay = 0.6 s)
+ * lost on an OS crash or power loss (PostgreSQL's also on a crash of the server itself). `synchronousCommit: true`
+ * is what a real server has by default: every commit waits for its WAL flush and survives power loss.
  */
-export async function startThrowawayPostgres(opts: { durable?: boolean; timeoutMs?: number } = {}): Promise<ThrowawayPostgres> {
+export interface ThrowawayPostgresOptions {
+  durable?: boolean;
+  synchronousCommit?: boolean;
+  timeoutMs?: number;
+  /**
+   * Addresses to listen on (IPv4); default ['127.0.0.1'], this machine only. The URL names the first. E.g. add the
+   * host end of a veth pair so that a worker in another network namespace reaches the database.
+   */
+  listen?: string[];
+  /** Client networks (CIDR, e.g. 10.1.2.0/24) allowed in besides the loopback: password (scram-sha-256) logins. */
+  allow?: string[];
+}
+
+export async function startThrowawayPostgres(opts: ThrowawayPostgresOptions = {}): Promise<ThrowawayPostgres> {
   const bin = findPostgresBin();
   if (!bin) throw new Error('PostgreSQL is not installed (no initdb/postgres on PATH, in $PG_BIN or /usr/lib/postgresql/*/bin): apt-get install -y postgresql');
   const owner = postgresUser();
@@ -92,12 +111,21 @@ export async function startThrowawayPostgres(opts: { durable?: boolean; timeoutM
       init = initdb(['--locale=C']);
     }
     if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout || init.error?.message}`);
-    const port = await freePort();
-    const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'synchronous_commit=off', ...(opts.durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off'])];
+    const listen = opts.listen?.length ? opts.listen : ['127.0.0.1'];
+    for (const a of listen) if (!/^[\d.]+$/.test(a)) throw new Error(`listen: ${a} is not an IPv4 address`);
+    for (const n of opts.allow ?? []) {
+      if (!/^[\d.]+\/\d+$/.test(n)) throw new Error(`allow: ${n} is not an IPv4 network (a.b.c.d/len)`);
+    }
+    if (opts.allow?.length) {
+      const hba = join(data, 'pg_hba.conf');
+      writeFileSync(hba, `${readFileSync(hba, 'utf8')}\n${opts.allow.map((n) => `host all all ${n} scram-sha-256`).join('\n')}\n`);
+    }
+    const port = await freePort(listen[0] as string);
+    const settings = ['-c', `listen_addresses=${listen.join(',')}`, '-c', 'max_connections=200', '-c', `synchronous_commit=${opts.synchronousCommit ? 'on' : 'off'}`, ...(opts.durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off'])];
     proc = spawn(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, ...settings], { ...ids, stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     proc.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
-    const admin = `postgres://rolyplay:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+    const admin = `postgres://rolyplay:${encodeURIComponent(password)}@${listen[0]}:${port}`;
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`postgres exited with code ${proc.exitCode}: ${log}`);
@@ -113,7 +141,7 @@ export async function startThrowawayPostgres(opts: { durable?: boolean; timeoutM
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    return { url: `${admin}/rolyplay`, password, stop };
+    return { url: `${admin}/rolyplay`, password, port, pid: proc.pid as number, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -5,12 +5,12 @@
  * The URL (and its password) stays in the process: messages, logs and workflow history only see `label`.
  */
 import { SqliteStore, sqlitePath } from './sqlite.js';
-import { PostgresStore, STORE_ENV, isPostgresUrl, redactUrl } from './postgres.js';
+import { PostgresStore, STORE_ENV, createDatabase, isPostgresUrl, redactUrl } from './postgres.js';
 import { InputError } from '../experiment/errors.js';
 import type { ResultStore } from './types.js';
 
 export * from './types.js';
-export { SqliteStore, sqlitePath, PostgresStore, STORE_ENV, redactUrl };
+export { SqliteStore, sqlitePath, PostgresStore, STORE_ENV, createDatabase, redactUrl };
 
 /** The result stores of one process, by run. */
 export interface StoreResolver {

@@ -17,6 +17,7 @@ import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/com
 import proto, { type temporal } from '@temporalio/proto';
 import { loadExperiment, PACKAGE_ROOT, resolveConfig } from '../experiment/load.js';
 import { SqliteStore, collect, sqlitePath } from '../store/results.js';
+import { withRunStore } from './support/cells.js';
 import { experimentWorkflow } from '../workflows/index.js';
 import type { ExperimentInput } from '../workflows/types.js';
 import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
@@ -403,7 +404,8 @@ describe('a 401 midway through a run', () => {
       expect(f.ms).toBeLessThan(WORKFLOW_FAIL_MS);
       expect(f.root.type).toBe('ExperimentFailed');
       expect(f.root.message).toContain('HTTP 401');
-      expect(f.root.message).toContain(`Cells already scored are kept in ${sqlitePath(join(outDir, name))}`);
+      // Where: the run's SQLite file, or the database (ROLYPLAY_TEST_STORE=postgres) by its label, never its password.
+      expect(f.root.message).toContain(`Cells already scored are kept in ${process.env.ROLYPLAY_STORE ? 'PostgreSQL postgres://' : sqlitePath(join(outDir, name))}`);
       // No retry: exactly the two 401 calls of question 2, and the shard ran batches 0, 1, 2 once each.
       expect(fakeMidway.calls.map((c) => c.status)).toEqual([200, 200, 200, 200, 200, 401, 401]);
       const shard = (await h.client.workflow.getHandle(`${workflowId}/shard-0`).fetchHistory()).events ?? [];
@@ -414,9 +416,7 @@ describe('a 401 midway through a run', () => {
       expect(failed[0]?.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo).toMatchObject({ type: 'BackendRejected', nonRetryable: true });
 
       // The cells of questions 0 and 1 are in the run's results.sqlite.
-      const store = new SqliteStore(sqlitePath(join(outDir, name)));
-      const cells = await collect(store.streamCells(name));
-      await store.close();
+      const cells = await withRunStore(outDir, name, [], (store) => collect(store.streamCells(name)));
       expect(cells.map((c) => `${c.item}|${c.persona}`).sort()).toEqual([
         'abstract_algebra/test/0|abstract algebra expert',
         'abstract_algebra/test/0|poet',

@@ -32,7 +32,7 @@ it('continues as new in parent and children when suggested, without losing or re
   });
   const result = await handle.result();
   expect(result.cells).toBe(64);
-  expect(storedCells(outDir, 'can')).toHaveLength(64);
+  expect(await storedCells(outDir, 'can')).toHaveLength(64);
   for (const persona of ['abstract algebra expert', 'anatomy expert', 'poet', 'none']) {
     const exp = expectedCorrect(questions, persona, 'logits');
     expect(result.personas.find((p) => p.persona === persona)).toMatchObject({ n: exp.n, correct: exp.correct });

@@ -14,7 +14,7 @@ import { experimentWorkflow } from '../workflows/index.js';
 import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
 import { banditConfig, harness, mmluConfig, referenceMetrics, tmpDir } from './support/harness.js';
 import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
-import { comparableMetrics, storedCells } from './support/cells.js';
+import { comparableMetrics, ensureRunFiles, storedCells } from './support/cells.js';
 import { probitPolicy } from './support/banditPolicy.js';
 import { readFileSync } from 'node:fs';
 import { inject } from 'vitest';
@@ -64,16 +64,16 @@ describe('crash recovery', () => {
       await waitFor(() => fake.calls.length >= 16, 120_000, '16 model calls');
       worker.kill('SIGKILL');
       await new Promise((r) => worker.once('exit', r));
-      const before = storedCells(outDir, 'crash').length;
+      const before = (await storedCells(outDir, 'crash')).length;
       expect(before).toBeGreaterThan(0);
       expect(before).toBeLessThan(CELLS);
       worker = spawnWorker(address, taskQueue);
       const result = await handle.result();
       expect(result.cells).toBe(CELLS);
-      const cells = storedCells(outDir, 'crash');
+      const cells = await storedCells(outDir, 'crash');
       expect(cells).toHaveLength(CELLS);
       expect(new Set(cells.map((c) => `${c.persona}|${c.item}|${c.sample}`)).size).toBe(CELLS);
-      expect(comparableMetrics(outDir, 'crash')).toEqual(reference);
+      expect(await comparableMetrics(outDir, 'crash')).toEqual(reference);
     } finally {
       fake.setLatency(0);
       worker.kill('SIGKILL');
@@ -95,14 +95,17 @@ describe('crash recovery', () => {
       const crashed = tmpDir();
       fake.reset();
       fake.setLatency(20);
-      const handle = await client.workflow.start(experimentWorkflow, { taskQueue, workflowId: `bandit-crash-${randomUUID()}`, args: [{ config: config(crashed, 'b') }] });
+      // Its own name: with a shared store (ROLYPLAY_TEST_STORE=postgres) a second run named 'b' would be the first.
+      const handle = await client.workflow.start(experimentWorkflow, { taskQueue, workflowId: `bandit-crash-${randomUUID()}`, args: [{ config: config(crashed, 'b-crash') }] });
       await waitFor(() => fake.calls.length >= 150, 120_000, '150 model calls');
       worker.kill('SIGKILL');
       await new Promise((r) => worker.once('exit', r));
       worker = spawnWorker(address, taskQueue);
       const result = await handle.result();
       expect(result.cells).toBe(40);
-      expect(readFileSync(join(crashed, 'b', 'trials.csv'), 'utf8')).toBe(readFileSync(join(clean, 'b', 'trials.csv'), 'utf8'));
+      await ensureRunFiles(clean, 'b');
+      await ensureRunFiles(crashed, 'b-crash');
+      expect(readFileSync(join(crashed, 'b-crash', 'trials.csv'), 'utf8')).toBe(readFileSync(join(clean, 'b', 'trials.csv'), 'utf8'));
     } finally {
       fake.setLatency(0);
       fake.setPolicy(mmluPolicy(questions));
@@ -129,16 +132,16 @@ describe('crash recovery', () => {
       });
       await waitFor(() => fake.calls.length >= 16, 60_000, '16 model calls');
       await server.stop('SIGTERM');
-      const during = storedCells(outDir, 'restart').length;
+      const during = (await storedCells(outDir, 'restart')).length;
       expect(during).toBeLessThan(CELLS);
       await new Promise((r) => setTimeout(r, 1000));
       server = await startDevServer({ dbFile, port, headless: true, cli: inject('temporalCli') });
       const result = await handle.result();
       expect(result.cells).toBe(CELLS);
-      const cells = storedCells(outDir, 'restart');
+      const cells = await storedCells(outDir, 'restart');
       expect(new Set(cells.map((c) => `${c.persona}|${c.item}|${c.sample}`)).size).toBe(CELLS);
       expect(cells).toHaveLength(CELLS);
-      expect(comparableMetrics(outDir, 'restart')).toEqual(reference);
+      expect(await comparableMetrics(outDir, 'restart')).toEqual(reference);
     } finally {
       fake.setLatency(0);
       await h.close();

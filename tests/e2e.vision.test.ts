@@ -14,12 +14,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import Database from 'better-sqlite3';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify } from 'yaml';
 import { startFakeOpenAI, type ChatRequest, type FakeOpenAI } from './support/fakeOpenAI.js';
 import { harness, tmpDir, type Harness } from './support/harness.js';
-import { comparableMetrics } from './support/cells.js';
+import { comparableMetrics, storedRecords } from './support/cells.js';
 import { TINY_CLIP, tinyClipOrFail } from './support/clipFixtures.js';
 import { cliEnv, runCli } from './support/cli.js';
 import { PACKAGE_ROOT, resolveConfig, loadExperiment } from '../experiment/load.js';
@@ -74,18 +73,10 @@ function visionConfig(o: { name: string; outDir: string; cacheDir: string; taskQ
 }
 
 interface Rec { kind: string; key: string; unit: number; flag: number; payload: string }
-function recordsOf(outDir: string, run: string): Rec[] {
-  const file = join(outDir, run, 'results.sqlite');
-  if (!existsSync(file)) return [];
-  const db = new Database(file, { readonly: true, timeout: 5000 });
-  try {
-    return db.prepare("SELECT kind, key, unit, flag, payload_json AS payload FROM records WHERE run = ? AND task = 'vision'").all(run) as Rec[];
-  } catch (e) {
-    if (/no such table/.test((e as Error).message)) return [];
-    throw e;
-  } finally {
-    db.close();
-  }
+/** The run's records, from the store its workers use (tests/support/cells.ts). */
+async function recordsOf(outDir: string, run: string): Promise<Rec[]> {
+  const recs = await storedRecords(outDir, run, 'vision', ['call', 'description', 'text', 'image', 'prediction']);
+  return recs.map((r) => ({ kind: r.kind, key: r.key, unit: r.unit, flag: r.flag ? 1 : 0, payload: JSON.stringify(r.payload) }));
 }
 const byKind = (recs: Rec[], kind: string) => recs.filter((r) => r.kind === kind);
 const metricsOf = (outDir: string, run: string) => JSON.parse(readFileSync(join(outDir, run, 'metrics.json'), 'utf8'));
@@ -135,7 +126,7 @@ describe('vision end to end', () => {
       { name: 'score', done: PERSONAS.length * IMAGES, total: PERSONAS.length * IMAGES },
     ]);
 
-    const recs = recordsOf(outDir, 'vl');
+    const recs = await recordsOf(outDir, 'vl');
     expect(byKind(recs, 'call')).toHaveLength(DESCRIBE_CALLS + CLEAN_CALLS);
     expect(byKind(recs, 'description')).toHaveLength(CELLS);
     expect(byKind(recs, 'text')).toHaveLength(TEXTS);
@@ -264,16 +255,16 @@ describe('kill -9 of the worker mid-describe', () => {
       });
       const end = Date.now() + 90_000;
       for (;;) {
-        const n = byKind(recordsOf(outDir, 'crash'), 'description').length;
+        const n = byKind((await recordsOf(outDir, 'crash')), 'description').length;
         if (n >= 4) break;
         if (Date.now() > end) throw new Error('describe did not start');
         await new Promise((r) => setTimeout(r, 50));
       }
       worker.kill('SIGKILL');
       await new Promise((r) => worker.once('exit', r));
-      const stored = byKind(recordsOf(outDir, 'crash'), 'call').map((r) => r.key);
+      const stored = byKind((await recordsOf(outDir, 'crash')), 'call').map((r) => r.key);
       expect(stored.length).toBeGreaterThan(0);
-      expect(byKind(recordsOf(outDir, 'crash'), 'description').length).toBeLessThan(CELLS);
+      expect(byKind((await recordsOf(outDir, 'crash')), 'description').length).toBeLessThan(CELLS);
       // A call's seed is a function of its id (tasks/vision/seeds.ts): the seeds of the stored calls.
       const storedSeeds = new Set(stored.map((id) => {
         const [purpose, persona, className, r] = id.split('/') as [SeedPurpose, string, string, string];
@@ -292,7 +283,7 @@ describe('kill -9 of the worker mid-describe', () => {
       expect(llmCalls().every((c) => Number.isInteger(c.body.seed))).toBe(true);
       expect(new Set(llmCalls().map((c) => c.body.seed)).size).toBe(DESCRIBE_CALLS + CLEAN_CALLS);
       expect(llmCalls().length).toBe(DESCRIBE_CALLS + CLEAN_CALLS + twice.length);
-      const recs = recordsOf(outDir, 'crash');
+      const recs = await recordsOf(outDir, 'crash');
       expect(byKind(recs, 'call')).toHaveLength(DESCRIBE_CALLS + CLEAN_CALLS);
       expect(byKind(recs, 'description')).toHaveLength(CELLS);
       expect(byKind(recs, 'text')).toHaveLength(TEXTS);
@@ -303,8 +294,9 @@ describe('kill -9 of the worker mid-describe', () => {
     }
     // The same metrics as the uninterrupted run of the first describe block (same LLM answers, same CLIP).
     const clean = tmpDir();
-    await h.run({ config: visionConfig({ name: 'crash', outDir: clean, cacheDir: tmpDir(), taskQueue: h.taskQueue, delayBatch: 2 }) });
-    expect(comparableMetrics(outDir, 'crash')).toEqual(comparableMetrics(clean, 'crash'));
+    // Its own name: with a shared store (ROLYPLAY_TEST_STORE=postgres) a second run named 'crash' would be that run.
+    await h.run({ config: visionConfig({ name: 'crash-clean', outDir: clean, cacheDir: tmpDir(), taskQueue: h.taskQueue, delayBatch: 2 }) });
+    expect(await comparableMetrics(outDir, 'crash')).toEqual(await comparableMetrics(clean, 'crash-clean'));
   });
 });
 
@@ -322,7 +314,7 @@ describe('kill -9 of the worker mid-embed_images', () => {
     const taskQueue = `vision-crash-embed-${randomUUID()}`;
     const outDir = tmpDir();
     const cacheDir = tmpDir();
-    const cfg = (o: { outDir: string; cacheDir: string; taskQueue: string }) => ({
+    const cfg = (o: { outDir: string; cacheDir: string; taskQueue: string; name?: string }) => ({
       ...visionConfig({ name: 'crash-embed', ...o, data: { dataset: 'folder', path: data } }),
       embedding: { texts_per_batch: 8, images_per_batch: 4 },
     });
@@ -336,15 +328,15 @@ describe('kill -9 of the worker mid-embed_images', () => {
       const handle = await h.client.workflow.start(experimentWorkflow, { taskQueue, workflowId: `vision-crash-embed-${randomUUID()}`, args: [{ config: cfg({ outDir, cacheDir, taskQueue }) }] });
       const end = Date.now() + 90_000;
       for (;;) {
-        if (byKind(recordsOf(outDir, 'crash-embed'), 'image').length >= 3) break;
+        if (byKind((await recordsOf(outDir, 'crash-embed')), 'image').length >= 3) break;
         if (Date.now() > end) throw new Error('embed_images did not start');
         await new Promise((r) => setTimeout(r, 20));
       }
       worker.kill('SIGKILL');
       await new Promise((r) => worker.once('exit', r));
-      const before = byKind(recordsOf(outDir, 'crash-embed'), 'image');
+      const before = byKind((await recordsOf(outDir, 'crash-embed')), 'image');
       expect(before.length).toBeLessThan(n / 4); // mid-stage
-      expect(byKind(recordsOf(outDir, 'crash-embed'), 'prediction')).toHaveLength(0);
+      expect(byKind((await recordsOf(outDir, 'crash-embed')), 'prediction')).toHaveLength(0);
       const filesBefore = imageFiles(cacheDir);
       const callsBefore = llmCalls().length;
       expect(callsBefore).toBe(DESCRIBE_CALLS + CLEAN_CALLS); // describe finished before the kill
@@ -352,7 +344,7 @@ describe('kill -9 of the worker mid-embed_images', () => {
       const result = await handle.result();
       expect(result.cells).toBe(CELLS + TEXTS + n + PERSONAS.length * n);
       expect(llmCalls()).toHaveLength(callsBefore); // not one LLM call after the kill
-      const after = byKind(recordsOf(outDir, 'crash-embed'), 'image');
+      const after = byKind((await recordsOf(outDir, 'crash-embed')), 'image');
       expect(after).toHaveLength(n / 4);
       // The batches stored before the kill were skipped: same records, their cache files untouched.
       for (const r of before) expect(after.find((a) => a.key === r.key)).toEqual(r);
@@ -365,8 +357,8 @@ describe('kill -9 of the worker mid-embed_images', () => {
       worker.kill('SIGKILL');
     }
     const clean = tmpDir();
-    await h.run({ config: cfg({ outDir: clean, cacheDir: tmpDir(), taskQueue: h.taskQueue }) });
-    expect(comparableMetrics(outDir, 'crash-embed')).toEqual(comparableMetrics(clean, 'crash-embed'));
+    await h.run({ config: cfg({ outDir: clean, cacheDir: tmpDir(), taskQueue: h.taskQueue, name: 'crash-embed-clean' }) });
+    expect(await comparableMetrics(outDir, 'crash-embed')).toEqual(await comparableMetrics(clean, 'crash-embed-clean'));
   });
 });
 

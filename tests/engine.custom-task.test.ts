@@ -13,10 +13,8 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import * as api from '../tasks/api.js';
-import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
 import { PACKAGE_ROOT, resolveConfig } from '../experiment/load.js';
-import { sqlitePath } from '../store/results.js';
+import { withRunStore } from './support/cells.js';
 import { experimentWorkflow, progressQuery } from '../workflows/index.js';
 import { harness, tmpDir, type Harness } from './support/harness.js';
 import { phaseLabel } from '../cli/runs.js';
@@ -148,21 +146,13 @@ function config(opts: { baseURL: string; taskQueue: string; outDir: string; name
   };
 }
 
-/** The run's records and total, read from its SQLite file directly (independently of the workflow's counts). */
-function records(outDir: string, run: string): { descriptions: string[]; embeddings: string[]; totalCells?: number } {
-  const file = sqlitePath(join(outDir, run));
-  if (!existsSync(file)) return { descriptions: [], embeddings: [] };
-  const db = new Database(file, { readonly: true, timeout: 5000 });
-  try {
-    const keys = (kind: string) => (db.prepare("SELECT key FROM records WHERE run = ? AND task = 'staged-test' AND kind = ? ORDER BY key").all(run, kind) as { key: string }[]).map((r) => r.key);
-    const total = db.prepare('SELECT total_cells AS t FROM runs WHERE run = ?').get(run) as { t: number } | undefined;
-    return { descriptions: keys('description'), embeddings: keys('embedding'), ...(total ? { totalCells: total.t } : {}) };
-  } catch (err) {
-    if (/no such table/.test((err as Error).message)) return { descriptions: [], embeddings: [] };
-    throw err;
-  } finally {
-    db.close();
-  }
+/** The run's records and total, read from its store directly (independently of the workflow's counts). */
+async function records(outDir: string, run: string): Promise<{ descriptions: string[]; embeddings: string[]; totalCells?: number }> {
+  return withRunStore(outDir, run, { descriptions: [], embeddings: [] }, async (store) => {
+    const keys = async (kind: string) => [...(await store.recordKeys({ run, task: 'staged-test', kind }))].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    const total = (await store.getRun(run))?.totalCells;
+    return { descriptions: await keys('description'), embeddings: await keys('embedding'), ...(total !== undefined ? { totalCells: total } : {}) };
+  });
 }
 
 let fake: FakeOpenAI;
@@ -204,7 +194,7 @@ describe('a task defined outside the engine', () => {
     expect(result.cells).toBe(DESCRIBED + EMBEDDED);
     expect(result.totalCells).toBe(DESCRIBED + EMBEDDED);
     expect(result.table.rows).toEqual([['describe', DESCRIBED], ['embed', EMBEDDED]]);
-    const r = records(outDir, 'staged');
+    const r = await records(outDir, 'staged');
     expect(r.descriptions).toHaveLength(DESCRIBED);
     expect(r.embeddings).toEqual(['text-0', 'text-1', 'text-2', 'text-3']);
     expect(r.totalCells).toBe(DESCRIBED + EMBEDDED);
@@ -242,9 +232,9 @@ describe('kill -9 of the worker mid-stage 2', () => {
       });
       // Mid stage 2: every description stored, some embeddings but not all.
       const end = Date.now() + 60_000;
-      let seen = records(outDir, 'crash');
+      let seen = await records(outDir, 'crash');
       for (;;) {
-        seen = records(outDir, 'crash');
+        seen = await records(outDir, 'crash');
         if (seen.embeddings.length > 0) break;
         if (Date.now() > end) throw new Error(`stage 2 did not start: ${JSON.stringify(seen)}`);
         await new Promise((r) => setTimeout(r, 100));
@@ -255,7 +245,7 @@ describe('kill -9 of the worker mid-stage 2', () => {
       expect(live.total).toBe(DESCRIBED + EMBEDDED);
       worker.kill('SIGKILL');
       await new Promise((r) => worker.once('exit', r));
-      const before = records(outDir, 'crash');
+      const before = await records(outDir, 'crash');
       expect(before.descriptions).toHaveLength(DESCRIBED);
       expect(before.embeddings.length).toBeGreaterThan(0);
       expect(before.embeddings.length).toBeLessThan(EMBEDDED);
@@ -263,7 +253,7 @@ describe('kill -9 of the worker mid-stage 2', () => {
       const result = await handle.result();
       expect(result.cells).toBe(DESCRIBED + EMBEDDED);
       expect(result.totalCells).toBe(DESCRIBED + EMBEDDED);
-      const after = records(outDir, 'crash');
+      const after = await records(outDir, 'crash');
       expect(after.descriptions).toHaveLength(DESCRIBED);
       expect(new Set(after.descriptions).size).toBe(DESCRIBED);
       expect(after.embeddings).toEqual(['text-0', 'text-1', 'text-2', 'text-3']);
@@ -287,7 +277,7 @@ describe('continue-as-new between and within stages', () => {
       const result = await hc.run({ config: config({ baseURL: fake.baseURL, taskQueue: hc.taskQueue, outDir, name: 'can' }) }, { workflowId: id });
       expect(result.cells).toBe(DESCRIBED + EMBEDDED);
       expect(result.totalCells).toBe(DESCRIBED + EMBEDDED);
-      const r = records(outDir, 'can');
+      const r = await records(outDir, 'can');
       expect(r.descriptions).toHaveLength(DESCRIBED);
       expect(r.embeddings).toEqual(['text-0', 'text-1', 'text-2', 'text-3']);
       // It did continue as new (else this test proves nothing), and the last run still reports both stages.

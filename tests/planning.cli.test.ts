@@ -57,7 +57,7 @@ describe('planning against an unreachable backend', () => {
       const { code } = await p.exited;
       expect(code, p.stderr).toBe(0);
       expect(p.stderr).toContain('64 cells (0 discarded) of 64');
-      expect(storedCells(join(dir, 'runs'), 'late-port')).toHaveLength(64);
+      expect(await storedCells(join(dir, 'runs'), 'late-port')).toHaveLength(64);
     } finally {
       p.proc.kill('SIGKILL');
       await late?.close();
@@ -87,7 +87,7 @@ describe('a re-run with a changed config', () => {
     const other = await runCli(['run', writeCliConfig(dir, 'fixme', fake.baseURL, { limit: 4 }), '--headless'], dir);
     expect(other.code, other.stderr).toBe(2);
     expect(other.stderr).toMatch(/run fixme in .* was started with a different config and has 64 results stored\. Fix: .*another name \(name=\.\.\.\)/);
-    expect(storedCells(join(dir, 'runs'), 'fixme')).toHaveLength(64);
+    expect(await storedCells(join(dir, 'runs'), 'fixme')).toHaveLength(64);
   });
 });
 

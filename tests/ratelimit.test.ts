@@ -19,7 +19,7 @@ it('(d) completes through a 429 storm and honours Retry-After', async () => {
     config: mmluConfig({ baseURL: env.fake.baseURL, taskQueue: env.h.taskQueue, outDir, name: 'storm', subjects: ['anatomy'], limit: 4 }),
   });
   expect(result.cells).toBe(16);
-  expect(storedCells(outDir, 'storm')).toHaveLength(16);
+  expect(await storedCells(outDir, 'storm')).toHaveLength(16);
   for (const persona of ['abstract algebra expert', 'anatomy expert', 'poet', 'none']) {
     const exp = expectedCorrect(questions, persona, 'logits');
     expect(result.personas.find((p) => p.persona === persona)).toMatchObject({ n: exp.n, correct: exp.correct });

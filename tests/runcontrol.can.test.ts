@@ -96,7 +96,7 @@ it('keeps a throttle, a pause and the shards to retry across continue-as-new of 
   const result = await handle.result();
 
   expect(result.cells).toBe(CELLS);
-  const rows = storedCells(outDir, 'ctl-can');
+  const rows = await storedCells(outDir, 'ctl-can');
   expect(rows).toHaveLength(CELLS);
   expect(new Set(rows.map((r) => `${r.persona}|${r.item}|${r.sample}`)).size).toBe(CELLS);
 

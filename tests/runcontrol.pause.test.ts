@@ -15,7 +15,7 @@ import { experimentWorkflow, progressQuery } from '../workflows/index.js';
 import { peakInWindow, startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
 import { mmluConfig, tmpDir } from './support/harness.js';
 import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
-import { storedCells } from './support/cells.js';
+import { ensureRunFiles, storedCells } from './support/cells.js';
 import { CLI, startFleet, waitFor, type Fleet } from './support/fleet.js';
 import { describePostgres, postgresUrl } from './support/postgres.js';
 import { PostgresStores } from '../store/results.js';
@@ -77,8 +77,8 @@ const paused = (h: WorkflowHandle) => waitFor(async () => {
 const scoredCalls = (_name: string) => fake.calls.filter((c) => c.key !== 'ping');
 
 /** Every cell exactly once in the store, and the result's count. */
-function expectExact(base: string, name: string, cells: number): void {
-  const rows = storedCells(base, name);
+async function expectExact(base: string, name: string, cells: number): Promise<void> {
+  const rows = await storedCells(base, name);
   expect(rows).toHaveLength(CELLS);
   expect(new Set(rows.map((r) => `${r.persona}|${r.item}|${r.sample}`)).size).toBe(CELLS);
   expect(cells).toBe(CELLS);
@@ -98,7 +98,7 @@ describe('run control', () => {
     const atPause = scoredCalls(name).length;
     expect(atPause).toBeLessThanOrEqual(BUDGET);
     expect(atPause).toBeGreaterThan(0);
-    const stored = storedCells(base, name).length;
+    const stored = (await storedCells(base, name)).length;
     expect(stored).toBeGreaterThan(0);
     expect(stored).toBeLessThan(CELLS);
     await new Promise((r) => setTimeout(r, 1500));
@@ -112,8 +112,9 @@ describe('run control', () => {
     const resumed = await rolyplay('resume', name, '--output', base, '--budget-requests', '1000');
     expect(resumed).toContain(`run ${name}: running; budget requests=1000`);
     const result = await handle.result();
-    expectExact(base, name, result.cells);
+    await expectExact(base, name, result.cells);
     // The usage in metrics.json is what the server saw, per persona.
+    await ensureRunFiles(base, name);
     const metrics = JSON.parse(readFileSync(join(base, name, 'metrics.json'), 'utf8')) as { usage: { total: { requests: number; prompt_tokens: number; cost_usd: number }; personas: Record<string, { requests: number }> } };
     const total = scoredCalls(name).length;
     expect(metrics.usage.total.requests).toBe(total);
@@ -136,7 +137,7 @@ describe('run control', () => {
     fake.setFaults(undefined);
     expect(await rolyplay('resume', name, '--output', base)).toContain('running');
     const result = await handle.result();
-    expectExact(base, name, result.cells);
+    await expectExact(base, name, result.cells);
   });
 
   it('pause, throttle and resume a running run from the CLI: no request while paused, the new rate after resume', async () => {
@@ -171,7 +172,7 @@ describe('run control', () => {
     const resumedAt = Date.now();
     expect(await rolyplay('resume', name, '--output', base)).toContain('running');
     const result = await handle.result();
-    expectExact(base, name, result.cells);
+    await expectExact(base, name, result.cells);
     const after = scoredCalls(name).filter((c) => c.time >= resumedAt);
     const peak = peakInWindow(after, 5000);
     // 120 rpm = 2/s: 10 per 5 s, + the bucket's 1 s burst (2) and one lease per worker (2).

@@ -91,6 +91,8 @@ export interface FakeOpenAIOptions {
   listedModels?: string[];
   /** Listen on this port (e.g. one a run was pointed at before the server came up); default: a free one. */
   port?: number;
+  /** Listen on this address (e.g. a veth pair's host end, for a worker in a network namespace); default 127.0.0.1. */
+  host?: string;
   /** Extra headers of each successful answer, e.g. `x-ratelimit-remaining-requests` (run control tests). */
   responseHeaders?: (callIndex: number, req: ChatRequest) => Record<string, string> | undefined;
 }
@@ -209,12 +211,12 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
 
   return {
-    baseURL: `http://127.0.0.1:${port}/v1`,
+    baseURL: `http://${opts.host ?? '127.0.0.1'}:${port}/v1`,
     calls,
     get inFlight() {
       return inFlight;

@@ -12,13 +12,15 @@ export interface Fleet {
   kill(): Promise<void>;
 }
 
-/** `n` worker processes, each in a folder of its own; `store`: a PostgreSQL URL, else the run folder's SQLite file. */
+/**
+ * `n` worker processes, each in a folder of its own; `store`: a PostgreSQL URL, else the store of this process's
+ * ROLYPLAY_STORE (ROLYPLAY_TEST_STORE=postgres), else the run folder's SQLite file.
+ */
 export function startFleet(opts: { n: number; taskQueue: string; address: string; store?: string; concurrency?: number }): Fleet {
   const logs: string[] = [];
   const workers: ChildProcess[] = [];
   for (let k = 0; k < opts.n; k++) {
     const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: opts.address, TEST_OPENAI_KEY: 'sk-test' };
-    delete env.ROLYPLAY_STORE;
     if (opts.store) env.ROLYPLAY_STORE = opts.store;
     const i = logs.push('') - 1;
     const w = spawn(process.execPath, [CLI, 'worker', '--task-queue', opts.taskQueue, '--concurrency', String(opts.concurrency ?? 4)], {

@@ -15,6 +15,9 @@ import { createWorkers, installRuntime } from '../../workers/index.js';
 import { experimentWorkflow } from '../../workflows/index.js';
 import type { ExperimentInput, ExperimentResult } from '../../workflows/types.js';
 import { comparableMetrics } from './cells.js';
+import { taskFor } from '../../experiment/tasks.js';
+import type { ExperimentSpec } from '../../experiment/load.js';
+import { writeRunReportOrError } from '../../report/index.js';
 
 export const MMLU_DATA = resolve(PACKAGE_ROOT, '..', 'shared', 'data', 'mmlu');
 
@@ -37,7 +40,7 @@ export async function harness(address = inject('temporalAddress')): Promise<Harn
   const client = new Client({ connection });
   const taskQueue = `test-${randomUUID()}`;
   const native: NativeConnection[] = [];
-  const running: { worker: Worker; done: Promise<void>; backends: BackendRegistry; stores: StoreResolver }[] = [];
+  const running: { worker: Worker; done: Promise<void>; backends: BackendRegistry; stores: StoreResolver; fromEnv: boolean }[] = [];
   const h: Harness = {
     client,
     taskQueue,
@@ -56,16 +59,25 @@ export async function harness(address = inject('temporalAddress')): Promise<Harn
         shutdownGraceTime: opts.shutdownGraceTime ?? '1s',
       });
       const worker = workers[0] as Worker;
-      running.push({ worker, done: worker.run(), backends, stores });
+      running.push({ worker, done: worker.run(), backends, stores, fromEnv: !opts.stores });
       return worker;
     },
     async run(input, opts = {}) {
-      return client.workflow.execute(experimentWorkflow, {
+      const result = await client.workflow.execute(experimentWorkflow, {
         taskQueue,
         workflowId: opts.workflowId ?? `test-${randomUUID()}`,
         args: [input],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       });
+      // ROLYPLAY_TEST_STORE=postgres: a shared store's reduce writes no files; `rolyplay run` writes them from the
+      // store when the result arrives, and so does this client, in the run folder the tests read.
+      const shared = running.find((r) => r.fromEnv && r.stores.shared)?.stores;
+      if (shared && Object.keys(result.files).length === 0 && result.outDir) {
+        const store = await shared.forRun({ run: result.run, outDir: result.outDir });
+        const spec = (await store.getRun(result.run))?.spec as ExperimentSpec | undefined;
+        if (spec) result.files = { ...(await taskFor(spec).report(spec, store, spec.outDir)).files, ...(await writeRunReportOrError(spec, store, spec.outDir, result.totalCells)) };
+      }
+      return result;
     },
     async close() {
       for (const r of running) {
@@ -141,7 +153,7 @@ export async function referenceMetrics(config: (taskQueue: string, outDir: strin
     const outDir = tmpDir();
     const cfg = config(h.taskQueue, outDir);
     await h.run({ config: cfg });
-    return comparableMetrics(outDir, cfg.name as string);
+    return await comparableMetrics(outDir, cfg.name as string);
   } finally {
     await h.close();
   }
