@@ -135,9 +135,9 @@ describe('left padding and position ids', () => {
     // Suffixes of 1, 20 and 150 tokens: padding any two together costs more than a run, so each runs alone after the
     // one shared prefix (single rows continue from the cached prefix too).
     expect(plan).toEqual([
-      { rows: [0], prefix: 40 },
-      { rows: [2], prefix: 40 },
-      { rows: [1], prefix: 40 },
+      { rows: [0], prefix: 40, tileRows: 1 },
+      { rows: [2], prefix: 40, tileRows: 1 },
+      { rows: [1], prefix: 40, tileRows: 1 },
     ]);
     const got = await nextTokenLogits(model, rows, { maxBatch: 4, prefixReuse: true });
     rows.forEach((r, i) => {
@@ -165,8 +165,8 @@ describe('planBatches', () => {
     const seqs = [5, 5, 30, 5, 31, 6].map((n, r) => [...base, ...Array.from({ length: n }, (_, i) => 1000 * r + i)]);
     // suffix lengths 5 5 30 5 31 6 (prefix 30): {5,5,5,6} padded to 6, {30,31} padded to 31.
     expect(planBatches(seqs, { maxBatch: 8, prefixReuse: true })).toEqual([
-      { rows: [0, 1, 3, 5], prefix: 30 },
-      { rows: [2, 4], prefix: 30 },
+      { rows: [0, 1, 3, 5], prefix: 30, tileRows: 4 }, // the prefix is tiled once, for the larger group
+      { rows: [2, 4], prefix: 30, tileRows: 4 },
     ]);
   });
   it('respects maxBatch and the token budget; never shares a row’s last token', () => {

@@ -128,13 +128,30 @@ export function tile(state: CacheState, batch: number): CacheState {
   const kv: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(state.kv)) {
     const src = t.data as Float32Array | Uint16Array;
-    const dst = new (src.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(src.length * batch);
+    // Every element is written below: skip the zero fill of a fresh typed array (hundreds of MB per question).
+    const raw = Buffer.allocUnsafeSlow(src.byteLength * batch);
+    const Ctor = src.constructor as Float32ArrayConstructor | Uint16ArrayConstructor;
+    const dst = new Ctor(raw.buffer, raw.byteOffset, src.length * batch);
     for (let b = 0; b < batch; b++) dst.set(src, b * src.length);
     kv[name] = new ort.Tensor(t.type as 'float32', dst as Float32Array, [batch, ...t.dims.slice(1)]);
   }
   const mask = new Uint8Array(state.length * batch);
   for (let b = 0; b < batch; b++) mask.set(state.mask, b * state.length);
   return { kv, mask, batch, length: state.length, seen: new Array<number>(batch).fill(state.seen[0]!) };
+}
+
+/** The first `rows` rows of a cache, as views (no copy): a prefix tiled once for its largest group serves the others. */
+export function firstRows(state: CacheState, rows: number): CacheState {
+  if (rows === state.batch) return state;
+  if (rows > state.batch) throw new Error(`cache has ${state.batch} rows, ${rows} asked`);
+  const kv: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(state.kv)) {
+    const data = t.data as Float32Array | Uint16Array;
+    const per = data.length / state.batch;
+    kv[name] = new ort.Tensor(t.type as 'float32', data.subarray(0, rows * per) as Float32Array, [rows, ...t.dims.slice(1)]);
+  }
+  const mask = state.mask.subarray(0, rows * state.length);
+  return { kv, mask, batch: rows, length: state.length, seen: state.seen.slice(0, rows) };
 }
 
 /** The cache of the first `length` slots of a batch-1 cache (causal: they do not depend on later tokens). */

@@ -5,7 +5,7 @@
  * as pay for themselves (splitByLength: the persona names differ in length, and padding them costs ~20 % of the
  * suffix tokens of the MMLU experts).
  */
-import { forwardLogits, prefill, tile, truncate, type CacheState } from './forward.js';
+import { firstRows, forwardLogits, prefill, tile, truncate, type CacheState } from './forward.js';
 import type { LocalModel } from './model.js';
 
 export interface BatchOptions {
@@ -23,6 +23,8 @@ export interface Batch {
   rows: number[];
   /** Tokens shared by every row and run once (0 = no reuse). */
   prefix: number;
+  /** Rows of the largest batch with this prefix (its groups are split by suffix length): the prefix is tiled once. */
+  tileRows?: number;
 }
 
 /** Shorter prefixes than this are not worth a separate session run. */
@@ -40,19 +42,34 @@ const LOGITS_BYTES = 256 * 2 ** 20;
 export async function nextTokenLogits(model: LocalModel, seqs: number[][], opts: BatchOptions): Promise<Float32Array[]> {
   const maxTokens = tokenBudget(model, opts);
   const out = new Array<Float32Array>(seqs.length);
+  const tiles: TileCache = {};
   for (const batch of planBatches(seqs, { ...opts, maxBatchTokens: maxTokens })) {
     opts.signal?.throwIfAborted();
     const rows = batch.rows.map((i) => seqs[i]!);
-    const logits = await batchLogits(model, rows, batch.prefix, maxTokens);
+    const logits = await batchLogits(model, rows, batch, maxTokens, tiles);
     batch.rows.forEach((i, k) => (out[i] = logits[k]!));
   }
   return out;
 }
 
-async function batchLogits(model: LocalModel, rows: number[][], prefix: number, maxTokens: number): Promise<Float32Array[]> {
+/** The prefix cache tiled for the largest group of its rows, within one call: smaller groups take its first rows. */
+interface TileCache {
+  of?: CacheState;
+  tiled?: CacheState;
+}
+
+async function batchLogits(model: LocalModel, rows: number[][], batch: Batch, maxTokens: number, tiles: TileCache): Promise<Float32Array[]> {
+  const { prefix } = batch;
   if (prefix === 0) return rows.length === 1 ? (await prefill(model, rows[0]!, maxTokens)).logits : forwardLogits(model, null, rows);
   const shared = await prefixState(model, rows[0]!.slice(0, prefix), maxTokens);
-  return forwardLogits(model, rows.length === 1 ? shared : tile(shared, rows.length), rows.map((r) => r.slice(prefix)));
+  const suffixes = rows.map((r) => r.slice(prefix));
+  if (rows.length === 1) return forwardLogits(model, shared, suffixes);
+  if (tiles.of !== shared || tiles.tiled!.batch < rows.length) {
+    tiles.tiled = undefined; // let the old tile go before the new one is allocated
+    tiles.tiled = tile(shared, Math.max(rows.length, batch.tileRows ?? 0));
+    tiles.of = shared;
+  }
+  return forwardLogits(model, firstRows(tiles.tiled!, rows.length), suffixes);
 }
 
 /**
@@ -65,6 +82,7 @@ async function prefixState(model: LocalModel, prefix: number[], chunk: number): 
   let state: CacheState | null = null;
   if (last && shared >= MIN_PREFIX) state = shared < last.tokens.length ? truncate(last.state, shared) : last.state;
   const done = state ? shared : 0;
+  if (last && state === last.state && done === prefix.length && prefix.length === last.tokens.length) return state;
   if (done < prefix.length) state = (await prefill(model, prefix.slice(done), chunk, false, state)).state;
   model.lastPrefix = { tokens: prefix, state: state! };
   return state!;
@@ -94,7 +112,8 @@ export function planBatches(seqs: number[][], opts: BatchOptions): Batch[] {
       if (rows.length) batches.push({ rows, prefix: 0 });
     } else {
       const groups = splitByLength(rows.map((i) => seqs[i]!.length - shared), RUN_COST_TOKENS);
-      for (const g of groups) batches.push({ rows: g.map((k) => rows[k]!), prefix: shared });
+      const tileRows = Math.max(...groups.map((g) => g.length));
+      for (const g of groups) batches.push({ rows: g.map((k) => rows[k]!), prefix: shared, ...(groups.length > 1 ? { tileRows } : {}) });
     }
     rows = [];
   };
