@@ -26,7 +26,7 @@ import { promptTokens } from '../backends/onnx/tokens.js';
 import { forwardCounters } from '../backends/onnx/forward.js';
 import { sessionOptions } from '../backends/onnx/model.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../backends/onnx/options.js';
-import { layerShapes, measureMatmul } from './roofline.js';
+import { layerMatmuls, layerShapes, measureMatmul } from './roofline.js';
 import { PROMPT_FORMATS, type PromptFormat } from '../prompts/formats.js';
 import { mmluPersonaCells, type MmluCell } from './mmluCells.js';
 
@@ -228,11 +228,8 @@ async function main(): Promise<void> {
 
 /** Multiply-adds ×2 of the weight matmuls per token (q, k, v, o, gate, up, down), and of the lm_head. */
 function flopsPerToken(c: Record<string, number>): { perToken: number; lmHead: number } {
-  const h = c.hidden_size!;
-  const headDim = c.head_dim ?? h / c.num_attention_heads!;
-  const kv = (c.num_key_value_heads ?? c.num_attention_heads!) * headDim;
-  const layer = h * c.num_attention_heads! * headDim * 2 + 2 * h * kv + 3 * h * c.intermediate_size!;
-  return { perToken: 2 * c.num_hidden_layers! * layer, lmHead: 2 * h * c.vocab_size! };
+  const layer = layerMatmuls(c).reduce((sum, [k, n]) => sum + k * n, 0);
+  return { perToken: 2 * c.num_hidden_layers! * layer, lmHead: 2 * c.hidden_size! * c.vocab_size! };
 }
 
 main().catch((e: unknown) => {

@@ -76,17 +76,19 @@ export interface Roofline {
   shapes: Record<string, number>;
 }
 
-/** The weight matmul shapes [k, n] of a Llama-style decoder layer: q/o, k/v, gate/up, down. */
-export function layerShapes(c: Record<string, number>): [number, number][] {
+/** The weight matmuls [k, n] of a Llama-style decoder layer, one entry per matmul: q, k, v, o, gate, up, down. */
+export function layerMatmuls(c: Record<string, number>): [number, number][] {
   const h = c.hidden_size!;
-  const headDim = c.head_dim ?? h / c.num_attention_heads!;
-  const kv = (c.num_key_value_heads ?? c.num_attention_heads!) * headDim;
-  return [
-    [h, c.num_attention_heads! * headDim],
-    [h, kv],
-    [h, c.intermediate_size!],
-    [c.intermediate_size!, h],
-  ];
+  const q = c.num_attention_heads! * (c.head_dim ?? h / c.num_attention_heads!);
+  const kv = (c.num_key_value_heads ?? c.num_attention_heads!) * (q / c.num_attention_heads!);
+  const i = c.intermediate_size!;
+  return [[h, q], [h, kv], [h, kv], [q, h], [h, i], [h, i], [i, h]];
+}
+
+/** The distinct shapes among them: what the roofline probe measures. */
+export function layerShapes(c: Record<string, number>): [number, number][] {
+  const seen = new Map(layerMatmuls(c).map((s) => [s.join('x'), s] as const));
+  return [...seen.values()];
 }
 
 export async function measureMatmul(
