@@ -82,7 +82,6 @@ async function prefixState(model: LocalModel, prefix: number[], chunk: number): 
   let state: CacheState | null = null;
   if (last && shared >= MIN_PREFIX) state = shared < last.tokens.length ? truncate(last.state, shared) : last.state;
   const done = state ? shared : 0;
-  if (last && state === last.state && done === prefix.length && prefix.length === last.tokens.length) return state;
   if (done < prefix.length) state = (await prefill(model, prefix.slice(done), chunk, false, state)).state;
   model.lastPrefix = { tokens: prefix, state: state! };
   return state!;
