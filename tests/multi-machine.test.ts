@@ -35,6 +35,29 @@ const questions = [...readQuestions('abstract_algebra', LIMIT), ...readQuestions
 const CELLS = questions.length * 4;
 const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
 
+/** `rolyplay …` from a machine that only has the store and the cluster (async: the fake model serves meanwhile). */
+function cliAsync(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+interface Listed {
+  run: string;
+  folder: string;
+  store: string;
+  task: string;
+  cells: number;
+  total: number;
+  state: string;
+  report: string | null;
+}
+
 describePostgres('multi-machine run on PostgreSQL', () => {
   let fake: FakeOpenAI;
   let reference: unknown;
@@ -132,6 +155,18 @@ describePostgres('multi-machine run on PostgreSQL', () => {
       expect(before).toBeGreaterThan(0);
       expect(before).toBeLessThan(CELLS);
       spawnWorker();
+      // `rolyplay ls` on a fifth machine (no run folder, no worker): the run is in the shared store, and running on
+      // the cluster its TEMPORAL_ADDRESS names.
+      const reader = tmpDir('rolyplay-reader-');
+      const readerEnv = { ROLYPLAY_STORE: url, TEMPORAL_ADDRESS: address };
+      const lsMid = await cliAsync(['ls', '--output', join(reader, 'runs'), '--format', 'json'], reader, readerEnv);
+      expect(lsMid.code, lsMid.stderr).toBe(0);
+      const mid = JSON.parse(lsMid.stdout) as Listed[];
+      expect(mid).toEqual([expect.objectContaining({ run: name, task: 'mmlu', total: CELLS, folder: join(reader, 'runs', name), report: null })]);
+      expect(mid[0]!.store).toMatch(/^PostgreSQL postgres:\/\//);
+      expect(mid[0]!.cells).toBeGreaterThanOrEqual(before);
+      // (Unless the last cells landed in the meantime, the workflow is still running.)
+      expect(mid[0]!.state).toBe(mid[0]!.cells < CELLS ? 'running' : 'finished');
       const result = await handle.result();
 
       // Exactly the expected cells, each once.
@@ -161,11 +196,21 @@ describePostgres('multi-machine run on PostgreSQL', () => {
       expect(isolatedBatches, `no activity ran on the namespaced worker ${isolated?.pid}; identities: ${[...identities].join(', ')}; its log: ${logs[2]}`).toBeGreaterThan(0);
       console.info(
         `multi-machine: ${before}/${CELLS} cells stored at the kill; ${cells.length} cells at the end; batches ran on ${identities.size} worker processes ` +
-          `(${isolatedBatches} activities on the one in network namespace ${ns.name}, ${ns.nsIp} → ${ns.hostIp}); ${histories.length - 1} shards`,
+          `(${isolatedBatches} activities on the one in network namespace ${ns.name}, ${ns.nsIp} → ${ns.hostIp}); ${histories.length - 1} shards; ` +
+          `ls from a reader mid-run: ${mid[0]!.cells}/${CELLS} ${mid[0]!.state}`,
       );
 
+      // Finished now; `report` writes the report on the reader's machine from the database, and `ls` then finds it.
+      const report = await cliAsync(['report', name, '--output', join(reader, 'runs')], reader, readerEnv);
+      expect(report.code, report.stderr).toBe(0);
+      expect(report.stdout.trim()).toBe(join(reader, 'runs', name, 'report.html'));
+      expect(existsSync(join(reader, 'runs', name, 'report.html'))).toBe(true);
+      const lsEnd = await cliAsync(['ls', '--output', join(reader, 'runs')], reader, readerEnv);
+      expect(lsEnd.code, lsEnd.stderr).toBe(0);
+      expect(lsEnd.stdout).toMatch(/^runs in PostgreSQL postgres:\/\//);
+      expect(lsEnd.stdout).toMatch(new RegExp(`${name}\\s*│\\s*mmlu\\s*│.*│\\s*${CELLS}/${CELLS}\\s*│\\s*finished\\s*│.*│\\s*report\\.html`));
+
       // Metrics identical to the single-worker SQLite run, written by the CLI from the database.
-      const reader = tmpDir('rolyplay-reader-');
       const out = spawnSync(process.execPath, [CLI, 'results', name, '--format', 'json', '--output', join(reader, 'runs')], {
         cwd: reader,
         env: { ...process.env, ROLYPLAY_STORE: url },
@@ -186,6 +231,7 @@ describePostgres('multi-machine run on PostgreSQL', () => {
         ...logs,
         out.stdout,
         out.stderr,
+        ...[lsMid, report, lsEnd].flatMap((r) => [r.stdout, r.stderr]),
       ].join('\n');
       expect(everything).toContain(name); // the haystack is the real one
       expect(everything).not.toContain(password);

@@ -5,7 +5,7 @@
  * console error, no request beyond the file itself, every figure present with one mark per persona / cell / age as
  * the run's config implies. Screenshots go to tests/.tmp/screenshots (or $REPORT_SCREENSHOTS).
  */
-import { sqliteOnly } from './support/storeEnv.js';
+import { testStore } from './support/storeEnv.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { parse } from 'csv-parse/sync';
@@ -18,10 +18,8 @@ import { subjectCategory } from '../tasks/mmlu/categories.js';
 import { holmAdjust, mcnemarExact } from '../stats/paired.js';
 import type { VisionMetrics } from '../tasks/vision/metrics.js';
 import { tmpDir } from './support/harness.js';
-// `rolyplay ls`, `report` and `ui` find runs by the results.sqlite in their folders under --output: this file is about
-// those run folders, so it keeps the SQLite store under ROLYPLAY_TEST_STORE=postgres (with a shared store `ls` lists
-// none of the database's runs, an open gap).
-sqliteOnly('ls, report and ui read run folders');
+// Under ROLYPLAY_TEST_STORE=postgres the runs' cells are in this file's own database: `ls` lists them from there, and
+// `report` and `ui` find them by name (the run folders then hold the report and the dev server's db, no results.sqlite).
 
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
@@ -350,14 +348,20 @@ describe('rolyplay ls, report, compare, --version on the demo runs', () => {
     expect(existsSync(join(out, 'bandit-demo', 'provenance.json'))).toBe(true);
     const missing = await runCli(['report', 'no-such-run', '--output', out], out);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain(join(out, 'no-such-run', 'results.sqlite'));
+    expect(missing.stderr).toContain(testStore === 'postgres' ? 'no run "no-such-run" in PostgreSQL postgres://' : join(out, 'no-such-run', 'results.sqlite'));
     expect(missing.stderr).toContain('Fix: ');
     const mixed = await runCli(['compare', 'mmlu-demo', 'bandit-demo', '--output', out], out);
     expect(mixed.code).toBe(2);
     expect(mixed.stderr).toContain('compare two runs of the same task');
     const noDir = await runCli(['ls', '--output', join(out, 'nothing-here')], out);
-    expect(noDir.code).toBe(2);
-    expect(noDir.stderr).toContain(join(out, 'nothing-here'));
+    if (testStore === 'postgres') {
+      // The store, not the folder, holds the runs: this machine's files would go to the (absent) folder.
+      expect(noDir.code, noDir.stderr).toBe(0);
+      expect(noDir.stdout).toMatch(/^runs in PostgreSQL postgres:\/\//);
+    } else {
+      expect(noDir.code).toBe(2);
+      expect(noDir.stderr).toContain(join(out, 'nothing-here'));
+    }
   });
 
   it('--version prints the package version', async () => {

@@ -1,17 +1,20 @@
 /** `rolyplay ui <run>`: serve the Temporal web UI over a local run's dev-server db, until Ctrl-C. */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { InputError } from '../../experiment/errors.js';
 import { startDevServer } from '../../server/devServer.js';
-import { runFolder } from './results.js';
 import { workflowIdFor } from '../runs.js';
 
 export async function uiCommand(run: string, opts: { output: string; port?: number }): Promise<void> {
-  const { dir, name } = runFolder(run, opts.output);
-  const db = join(dir, 'temporal.db');
-  if (!existsSync(db)) {
-    throw new InputError('run', `${dir} has no temporal.db (the run went to an external cluster, or it never started locally)`, 'open that cluster\'s web UI, or run locally (no TEMPORAL_ADDRESS)');
+  // The run folder is found by its dev server's db, not its results.sqlite: with a shared store (ROLYPLAY_STORE) a
+  // local run's folder holds the db but no results.sqlite.
+  const candidates = [resolve(run), resolve(opts.output, run)];
+  const dir = candidates.find((d) => existsSync(join(d, 'temporal.db')));
+  if (!dir) {
+    throw new InputError('run', `no temporal.db in ${candidates.join(' or ')} (the run went to an external cluster, or it never started here)`, 'pass the run name and --output base folder, or the run folder; for a run on an external cluster open that cluster\'s web UI');
   }
+  const name = basename(dir);
+  const db = join(dir, 'temporal.db');
   // The db is SQLite: a second server on it while the run's own CLI still runs would compete for it.
   const server = await startDevServer({ dbFile: db, ...(opts.port ? { uiPort: opts.port } : {}), logFile: join(dir, 'ui.log') });
   const url = `${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowIdFor(name))}`;
