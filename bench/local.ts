@@ -3,7 +3,9 @@
  *   seed     the seed's way: for each persona, the subject's questions in file order in batches of 16, each padded on
  *            the left to its longest prompt (SPEC.md: test split, shuffle=False, batch 16, scored once per persona)
  *   batched  full prompts, batches of --batch sorted by length (less padding)
- *   prefix   batches of --batch with shared-prefix reuse: each question's prefix runs once (the persona comes after it)
+ *   prefix   batches of --batch with shared-prefix reuse: each question's prefix runs once (the persona comes after it),
+ *            and its suffixes run as one packed sequence (patched graph)
+ *   tiled    (optional) prefix reuse with the prefix cache tiled over a padded batch of suffixes (export's graph)
  *   single   (optional) one prompt at a time
  * with the tokens computed per cell (padding included), peak RSS, and the fraction of the machine's measured matmul
  * rate (onnxruntime's own MatMul / DynamicQuantizeMatMul on constant weights at the model's shapes, bench/roofline.ts) that the weight matmuls reach.
@@ -63,7 +65,10 @@ const MODES = {
   // The seed ran each batch of 16 as one forward pass, however long its longest prompt (no token budget).
   seed: { maxBatch: 16, prefixReuse: false, maxBatchTokens: Number.MAX_SAFE_INTEGER },
   batched: { maxBatch: Number(args.batch), prefixReuse: false },
+  // Suffixes of a prefix run as one sequence on the patched graph (backends/onnx/graphPatch.ts).
   prefix: { maxBatch: Number(args.batch), prefixReuse: true },
+  // The prefix cache tiled over a padded batch of suffixes, on the export's own graph (the prefix mode before packing).
+  tiled: { maxBatch: Number(args.batch), prefixReuse: true, packing: false, patchGraph: false },
 } as const;
 type Mode = keyof typeof MODES;
 

@@ -169,6 +169,19 @@ describe('planBatches', () => {
       { rows: [2, 4], prefix: 30, tileRows: 4 },
     ]);
   });
+  it('a lone row left over by maxBatch does not pull the next question into a template-only batch', () => {
+    // A 10-token template, then a 30-token question: 4 personas of question 1, 3 of question 2, batches of 3.
+    const template = Array.from({ length: 10 }, (_, i) => 900 + i);
+    const question = (n: number, persona: number) => [...template, ...Array.from({ length: 30 }, (_, i) => n * 100 + i), 50 + persona];
+    const seqs = [1, 2, 3, 4].map((p) => question(1, p)).concat([1, 2, 3].map((p) => question(2, p)));
+    const plan = planBatches(seqs, { maxBatch: 3, prefixReuse: true });
+    // Without the look-ahead the fourth persona of question 1 started a batch with question 2 sharing 10 tokens.
+    expect(plan.map((b) => [b.rows, b.prefix])).toEqual([[[0, 1, 2], 40], [[3], 0], [[4, 5, 6], 40]]);
+    // Prompts that share nothing with anything are still batched together (the look-ahead finds nothing better).
+    const unrelated = [[5, 1, 2], [7, 3, 4, 9], [9, 8], [3, 3, 3]];
+    expect(planBatches(unrelated, { maxBatch: 8, prefixReuse: true }).map((b) => b.rows.length)).toEqual([4]);
+  });
+
   it('respects maxBatch and the token budget; never shares a row’s last token', () => {
     const seqs = [q(1, []), q(1, []), q(1, []), q(1, [5])];
     const plan = planBatches(seqs, { maxBatch: 3, prefixReuse: true });

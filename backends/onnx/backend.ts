@@ -43,6 +43,10 @@ export interface LocalOnnxOptions {
    * synchronously on the main thread, so this also bounds how long timers (activity heartbeats) are blocked.
    */
   maxBatchTokens?: number;
+  /** Run a shared prefix's suffixes as one sequence where the graph allows (default true; scoring.ts). */
+  packing?: boolean;
+  /** Patch the graph for packing at load (default true; false: the export's graph, for tests and the bench). */
+  patchGraph?: boolean;
   /** Where hub ids are downloaded to. */
   cacheDir?: string;
 }
@@ -124,6 +128,7 @@ export class LocalOnnxBackend implements Backend {
         maxBatch: this.options.maxBatch,
         prefixReuse: this.options.prefixReuse ?? true,
         maxBatchTokens: this.options.maxBatchTokens,
+        packing: this.options.packing ?? true,
         signal,
       },
     );

@@ -75,6 +75,12 @@ async function runStep(model: LocalModel, state: CacheState | null, rows: number
   };
   // Only the last position's logits are read: models that can skip the others are told so.
   if (io.logitsToKeep) feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.of(1n), []);
+  // A patched graph (graphPatch.ts) takes what its export computed from these: the same values, made here.
+  if (model.packing) {
+    feeds[model.packing.bias] = new ort.Tensor('float32', stepBias(mask, batch, past, seqLen), [batch, 1, seqLen, total]);
+    const kept = io.logitsToKeep ? [seqLen - 1] : Array.from({ length: seqLen }, (_, j) => j);
+    feeds[model.packing.logitsIndex] = new ort.Tensor('int64', BigInt64Array.from(kept, BigInt), [kept.length]);
+  }
 
   let out: ort.InferenceSession.ReturnType;
   try {
@@ -83,6 +89,80 @@ async function runStep(model: LocalModel, state: CacheState | null, rows: number
     throw new FatalBackendError(`onnxruntime failed on ${model.onnxFile}: ${(e as Error).message}`);
   }
   return { out, mask, seen, total };
+}
+
+/** What the exports add to the attention scores where a query must not look (float32's lowest, not -inf: a row of
+ * pads sees nothing, and a finite value keeps its softmax finite). */
+const MASKED = -3.4028234663852886e38;
+
+/**
+ * The attention bias the export builds from the 2-D mask: query q of a row (at slot past + q) may look at slot k
+ * when k <= past + q and the row's mask has 1 at k.
+ */
+export function stepBias(mask: Uint8Array, batch: number, past: number, seqLen: number): Float32Array {
+  const total = past + seqLen;
+  const bias = new Float32Array(batch * seqLen * total);
+  for (let b = 0; b < batch; b++) {
+    for (let q = 0; q < seqLen; q++) {
+      const row = (b * seqLen + q) * total;
+      for (let k = 0; k < total; k++) if (k > past + q || mask[b * total + k] === 0) bias[row + k] = MASKED;
+    }
+  }
+  return bias;
+}
+
+/**
+ * The next-token logits after each suffix, all run as ONE sequence after the batch-1 `state` (a patched graph
+ * only): each suffix sees the cached prefix and its own earlier tokens (a block-diagonal causal bias), its
+ * positions continue the prefix's, and the logits of its last token are gathered. No cache is tiled or padded.
+ */
+export async function forwardPacked(model: LocalModel, state: CacheState, suffixes: number[][]): Promise<Float32Array[]> {
+  const { packing, session } = model;
+  if (!packing) throw new Error('forwardPacked needs a patched graph');
+  if (state.batch !== 1) throw new Error(`packed suffixes need a batch-1 cache, not ${state.batch}`);
+  const past = state.length;
+  const length = suffixes.reduce((n, s) => n + s.length, 0);
+  const total = past + length;
+  const ids = new BigInt64Array(length);
+  const positions = new BigInt64Array(length);
+  const kept = new BigInt64Array(suffixes.length);
+  const bias = new Float32Array(length * total).fill(MASKED);
+  const prefixRow = new Float32Array(past);
+  for (let k = 0; k < past; k++) prefixRow[k] = state.mask[k] ? 0 : MASKED;
+  let q = 0;
+  suffixes.forEach((suffix, r) => {
+    const start = q;
+    for (let j = 0; j < suffix.length; j++, q++) {
+      ids[q] = BigInt(suffix[j]!);
+      positions[q] = BigInt(state.seen[0]! + j);
+      bias.set(prefixRow, q * total);
+      bias.fill(0, q * total + past + start, q * total + past + q + 1);
+    }
+    kept[r] = BigInt(q - 1);
+  });
+  forwardCounters.tokens += length;
+  forwardCounters.realTokens += length;
+  forwardCounters.runs++;
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor('int64', ids, [1, length]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
+    position_ids: new ort.Tensor('int64', positions, [1, length]),
+    ...state.kv,
+    [packing.bias]: new ort.Tensor('float32', bias, [1, 1, length, total]),
+    [packing.logitsIndex]: new ort.Tensor('int64', kept, [suffixes.length]),
+  };
+  if (model.io.logitsToKeep) feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.of(1n), []);
+  let out: ort.InferenceSession.ReturnType;
+  try {
+    out = await session.run(feeds, ['logits']);
+  } catch (e) {
+    throw new FatalBackendError(`onnxruntime failed on ${model.onnxFile}: ${(e as Error).message}`);
+  }
+  const logits = out.logits!;
+  const [, rows, vocab] = logits.dims as [number, number, number];
+  if (rows !== suffixes.length || vocab !== model.vocabSize) throw new FatalBackendError(`${model.onnxFile}: packed logits [${logits.dims.join(', ')}], expected [1, ${suffixes.length}, ${model.vocabSize}]`);
+  const data = logits.data as Float32Array;
+  return suffixes.map((_, r) => data.slice(r * vocab, (r + 1) * vocab));
 }
 
 /** Token positions computed by `forward` in this process (padding included), the real tokens among them, and session

@@ -3,6 +3,7 @@
  * Hugging Face ONNX export of a causal LM with KV cache has. Loaded once per process per (folder, variant, EPs).
  * Nothing here serialises session runs: the model thread's queue (thread.ts) does, one backend call at a time.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
@@ -16,6 +17,7 @@ import {
   type OnnxVariant,
 } from './folder.js';
 import { ONNX_DEFAULTS, type ExecutionProvider } from './options.js';
+import { patchForPacking, type PackedInputs } from './graphPatch.js';
 
 export type { ExecutionProvider } from './options.js';
 
@@ -25,6 +27,11 @@ export interface LoadOptions {
   variant?: OnnxVariant;
   executionProviders?: ExecutionProvider[];
   cacheDir?: string;
+  /**
+   * Take the attention bias and the kept logits positions as graph inputs (graphPatch.ts), so that prefix reuse can
+   * run all suffixes of a prefix as one sequence; default true. false: the export's graph as it is (tests, bench).
+   */
+  patchGraph?: boolean;
 }
 
 /** What the forward pass needs to know about the graph. */
@@ -58,6 +65,10 @@ export interface LocalModel {
   /** Token used in masked-out slots (pad = eos, as the seed does); its value never reaches a real position. */
   padId: number;
   generation: GenerationDefaults;
+  /** The patched graph's extra inputs (every run feeds them); absent when the graph is the export's own. */
+  packing?: PackedInputs;
+  /** Why the graph was not patched (for logs and the bench). */
+  packingNote?: string;
   /** The last shared prompt prefix run for scoring (batch 1): the next batch of the same question reuses it. */
   lastPrefix?: { tokens: number[]; state: CacheState };
 }
@@ -68,10 +79,11 @@ const loaded = new Map<string, Promise<LocalModel>>();
 export function loadLocalModel(opts: LoadOptions): Promise<LocalModel> {
   const variant = opts.variant ?? ONNX_DEFAULTS.variant;
   const eps = opts.executionProviders ?? [...ONNX_DEFAULTS.providers];
-  const key = JSON.stringify([path.resolve(opts.path), variant, eps]);
+  const patch = opts.patchGraph ?? true;
+  const key = JSON.stringify([path.resolve(opts.path), variant, eps, patch]);
   let model = loaded.get(key);
   if (!model) {
-    model = load(opts.path, variant, eps, opts.cacheDir);
+    model = load(opts.path, variant, eps, opts.cacheDir, patch);
     model.catch(() => loaded.delete(key));
     loaded.set(key, model);
   }
@@ -90,6 +102,7 @@ async function load(
   variant: OnnxVariant,
   eps: ExecutionProvider[],
   cacheDir?: string,
+  patch = true,
 ): Promise<LocalModel> {
   const dir = await resolveModelDir(pathOrId, variant, cacheDir);
   checkFolderFiles(dir);
@@ -99,9 +112,9 @@ async function load(
   const tokenizer = await AutoTokenizer.from_pretrained(dir, { local_files_only: true }).catch((e: Error) => {
     throw new ModelFolderError(`Cannot load the tokenizer of ${dir} (tokenizer.json): ${e.message}`);
   });
-  const session = await createSession(onnxFile, eps, variant);
+  const { session, packing, packingNote } = patch ? await createPatchedSession(onnxFile, eps, variant) : { session: await createSession(onnxFile, eps, variant), packingNote: 'not asked' };
   try {
-    const io = checkIO(session, config, onnxFile);
+    const io = checkIO(session, config, onnxFile, packing);
     const vocabSize = checkVocab(session, config, tokenizer, dir, onnxFile);
     const eos = [genConfig.eos_token_id, config.eos_token_id, tokenizer.eos_token_id].flat();
     const eosTokenIds = [...new Set(eos.filter((x): x is number => typeof x === 'number'))];
@@ -111,6 +124,8 @@ async function load(
       session,
       tokenizer,
       io,
+      ...(packing ? { packing } : {}),
+      ...(packingNote ? { packingNote } : {}),
       cacheOutputs: session.outputNames.filter((n) => n.startsWith('present.')),
       vocabSize,
       maxPositions: config.max_position_embeddings ?? Number.MAX_SAFE_INTEGER,
@@ -157,6 +172,36 @@ export function sessionOptions(eps: ExecutionProvider[], variant: OnnxVariant): 
   };
 }
 
+/**
+ * The session of the patched graph (graphPatch.ts) when the export has the pattern and onnxruntime takes it;
+ * otherwise the export's own graph, with the reason. A graph with external data (weights beside the .onnx file)
+ * is loaded by path, unpatched: a session made from bytes would not find them.
+ */
+async function createPatchedSession(
+  file: string,
+  eps: ExecutionProvider[],
+  variant: OnnxVariant,
+): Promise<{ session: ort.InferenceSession; packing?: PackedInputs; packingNote?: string }> {
+  const external = existsSync(`${file}_data`) || existsSync(file.replace(/\.onnx$/, '.onnx_data'));
+  let note = 'the weights are external data';
+  if (!external) {
+    const patched = patchForPacking(await readFile(file));
+    if ('reason' in patched) note = patched.reason;
+    else {
+      try {
+        const session = await ort.InferenceSession.create(patched.bytes, sessionOptions(eps, variant));
+        const bias = session.inputMetadata.find((m) => m.name === patched.inputs.bias);
+        if (bias?.isTensor && bias.type === 'float32') return { session, packing: patched.inputs };
+        note = `the attention bias is ${bias?.isTensor ? bias.type : 'not a tensor'}, not float32`;
+        await session.release();
+      } catch (e) {
+        note = `onnxruntime refused the patched graph: ${(e as Error).message.split('\n')[0]}`;
+      }
+    }
+  }
+  return { session: await createSession(file, eps, variant), packingNote: note };
+}
+
 export async function createSession(file: string, eps: ExecutionProvider[], variant: OnnxVariant): Promise<ort.InferenceSession> {
   try {
     return await ort.InferenceSession.create(file, sessionOptions(eps, variant));
@@ -173,7 +218,7 @@ export async function createSession(file: string, eps: ExecutionProvider[], vari
 
 const OPTIONAL_INPUTS = ['num_logits_to_keep'];
 
-function checkIO(session: ort.InferenceSession, config: Json, file: string): ModelIO {
+function checkIO(session: ort.InferenceSession, config: Json, file: string, packing?: PackedInputs): ModelIO {
   const kvInputs = session.inputNames.filter((n) => /^past_key_values\.\d+\.key$/.test(n));
   const layers = config.num_hidden_layers ?? kvInputs.length;
   const kvNames = (prefix: string) =>
@@ -181,7 +226,8 @@ function checkIO(session: ort.InferenceSession, config: Json, file: string): Mod
   const wantIn = ['input_ids', 'attention_mask', 'position_ids', ...kvNames('past_key_values')];
   const wantOut = ['logits', ...kvNames('present')];
   const missingIn = wantIn.filter((n) => !session.inputNames.includes(n));
-  const extraIn = session.inputNames.filter((n) => !wantIn.includes(n) && !OPTIONAL_INPUTS.includes(n));
+  const added = packing ? [packing.bias, packing.logitsIndex] : [];
+  const extraIn = session.inputNames.filter((n) => !wantIn.includes(n) && !OPTIONAL_INPUTS.includes(n) && !added.includes(n));
   const missingOut = wantOut.filter((n) => !session.outputNames.includes(n));
   if (missingIn.length || extraIn.length || missingOut.length) {
     const list = (names: string[]) => (names.length > 6 ? [...names.slice(0, 6), '…'] : names).join(', ');
