@@ -25,6 +25,7 @@ import { startFakeOpenAI, type FakeOpenAI } from './support/fakeOpenAI.js';
 import { mmluConfig, referenceMetrics, tmpDir } from './support/harness.js';
 import { mmluPolicy, readQuestions } from './support/mmluPolicy.js';
 import { comparableMetrics } from './support/cells.js';
+import { cliEnv, runCli } from './support/cli.js';
 import { describePostgres } from './support/postgres.js';
 import { createNetns, linksIn, tcpFrom, type Netns } from './support/netns.js';
 import { startDevServer, type DevServer } from '../server/devServer.js';
@@ -34,18 +35,6 @@ const LIMIT = 16;
 const questions = [...readQuestions('abstract_algebra', LIMIT), ...readQuestions('anatomy', LIMIT)];
 const CELLS = questions.length * 4;
 const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
-
-/** `rolyplay …` from a machine that only has the store and the cluster (async: the fake model serves meanwhile). */
-function cliAsync(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 interface Listed {
   run: string;
@@ -158,8 +147,9 @@ describePostgres('multi-machine run on PostgreSQL', () => {
       // `rolyplay ls` on a fifth machine (no run folder, no worker): the run is in the shared store, and running on
       // the cluster its TEMPORAL_ADDRESS names.
       const reader = tmpDir('rolyplay-reader-');
-      const readerEnv = { ROLYPLAY_STORE: url, TEMPORAL_ADDRESS: address };
-      const lsMid = await cliAsync(['ls', '--output', join(reader, 'runs'), '--format', 'json'], reader, readerEnv);
+      // (runCli is async: the in-process fake model keeps serving the workers meanwhile.)
+      const readerEnv = cliEnv({ ROLYPLAY_STORE: url, TEMPORAL_ADDRESS: address });
+      const lsMid = await runCli(['ls', '--output', join(reader, 'runs'), '--format', 'json'], reader, readerEnv);
       expect(lsMid.code, lsMid.stderr).toBe(0);
       const mid = JSON.parse(lsMid.stdout) as Listed[];
       expect(mid).toEqual([expect.objectContaining({ run: name, task: 'mmlu', total: CELLS, folder: join(reader, 'runs', name), report: null })]);
@@ -201,11 +191,11 @@ describePostgres('multi-machine run on PostgreSQL', () => {
       );
 
       // Finished now; `report` writes the report on the reader's machine from the database, and `ls` then finds it.
-      const report = await cliAsync(['report', name, '--output', join(reader, 'runs')], reader, readerEnv);
+      const report = await runCli(['report', name, '--output', join(reader, 'runs')], reader, readerEnv);
       expect(report.code, report.stderr).toBe(0);
       expect(report.stdout.trim()).toBe(join(reader, 'runs', name, 'report.html'));
       expect(existsSync(join(reader, 'runs', name, 'report.html'))).toBe(true);
-      const lsEnd = await cliAsync(['ls', '--output', join(reader, 'runs')], reader, readerEnv);
+      const lsEnd = await runCli(['ls', '--output', join(reader, 'runs')], reader, readerEnv);
       expect(lsEnd.code, lsEnd.stderr).toBe(0);
       expect(lsEnd.stdout).toMatch(/^runs in PostgreSQL postgres:\/\//);
       expect(lsEnd.stdout).toMatch(new RegExp(`${name}\\s*│\\s*mmlu\\s*│.*│\\s*${CELLS}/${CELLS}\\s*│\\s*finished\\s*│.*│\\s*report\\.html`));

@@ -27,7 +27,8 @@ export interface PackedInputs {
   logitsIndex: string;
 }
 
-export type PatchResult = { bytes: Buffer; inputs: PackedInputs } | { reason: string };
+/** `tail`: the bytes to append to the patched model (a few hundred; the caller keeps room for them). */
+export type PatchResult = { tail: Uint8Array; inputs: PackedInputs } | { reason: string };
 
 interface NodeInfo {
   op: string;
@@ -131,8 +132,8 @@ function valueInfo(w: protobuf.Writer, name: string, elemType: number, dims: (st
 }
 
 /**
- * The model with the attention bias and the kept logits positions as inputs, or why it cannot be. `model` is
- * patched in place (the caller's buffer, read for this; a model file is hundreds of MB).
+ * Patches `model` in place (the caller's buffer, read for this: a model file is hundreds of MB) so that, followed
+ * by the returned `tail`, it takes the attention bias and the kept logits positions as inputs; or says why not.
  */
 export function patchForPacking(model: Buffer): PatchResult {
   let found;
@@ -154,5 +155,5 @@ export function patchForPacking(model: Buffer): PatchResult {
   valueInfo(graph, found.index, 7, ['kept_positions']);
   const inputs = graph.finish();
   const tail = Writer.create().uint32((MODEL_GRAPH << 3) | LEN).bytes(inputs).finish();
-  return { bytes: Buffer.concat([model, tail]), inputs: { bias: found.bias, logitsIndex: found.index } };
+  return { tail, inputs: { bias: found.bias, logitsIndex: found.index } };
 }

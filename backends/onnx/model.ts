@@ -3,8 +3,8 @@
  * Hugging Face ONNX export of a causal LM with KV cache has. Loaded once per process per (folder, variant, EPs).
  * Nothing here serialises session runs: the model thread's queue (thread.ts) does, one backend call at a time.
  */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
@@ -172,6 +172,22 @@ export function sessionOptions(eps: ExecutionProvider[], variant: OnnxVariant): 
   };
 }
 
+/** Room after a model read for patching: graphPatch.ts appends one small graph field (~150 bytes for SmolLM2). */
+const TAIL_ROOM = 4096;
+
+async function readInto(file: string, into: Buffer, size: number): Promise<void> {
+  const fd = await open(file, 'r');
+  try {
+    for (let at = 0; at < size; ) {
+      const { bytesRead } = await fd.read(into, at, size - at, at);
+      if (bytesRead === 0) throw new ModelFolderError(`${file} ended after ${at} of ${size} bytes while being read`);
+      at += bytesRead;
+    }
+  } finally {
+    await fd.close();
+  }
+}
+
 /**
  * The session of the patched graph (graphPatch.ts) when the export has the pattern and onnxruntime takes it;
  * otherwise the export's own graph, with the reason. A graph with external data (weights beside the .onnx file)
@@ -185,11 +201,17 @@ async function createPatchedSession(
   const external = existsSync(`${file}_data`) || existsSync(file.replace(/\.onnx$/, '.onnx_data'));
   let note = 'the weights are external data';
   if (!external) {
-    const patched = patchForPacking(await readFile(file));
+    // One buffer with room for the tail: the model is never held twice in JS.
+    const size = statSync(file).size;
+    const bytes = Buffer.allocUnsafeSlow(size + TAIL_ROOM);
+    await readInto(file, bytes, size);
+    const patched = patchForPacking(bytes.subarray(0, size));
     if ('reason' in patched) note = patched.reason;
+    else if (patched.tail.length > TAIL_ROOM) note = `the patch needs ${patched.tail.length} bytes, more than ${TAIL_ROOM}`;
     else {
+      bytes.set(patched.tail, size);
       try {
-        const session = await ort.InferenceSession.create(patched.bytes, sessionOptions(eps, variant));
+        const session = await ort.InferenceSession.create(bytes.subarray(0, size + patched.tail.length), sessionOptions(eps, variant));
         const bias = session.inputMetadata.find((m) => m.name === patched.inputs.bias);
         if (bias?.isTensor && bias.type === 'float32') return { session, packing: patched.inputs };
         note = `the attention bias is ${bias?.isTensor ? bias.type : 'not a tensor'}, not float32`;
