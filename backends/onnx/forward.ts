@@ -56,17 +56,13 @@ export async function forwardLogits(model: LocalModel, state: CacheState | null,
 }
 
 async function runStep(model: LocalModel, state: CacheState | null, rows: number[][], fetches: string[] | undefined) {
-  const { io, session } = model;
+  const { io } = model;
   const batch = rows.length;
   if (state && state.batch !== batch) throw new Error(`cache batch ${state.batch} != ${batch} rows`);
   const past = state?.length ?? 0;
   const { ids, mask, positions, seen } = layoutStep(state, rows, model.padId);
   const seqLen = ids.length / batch;
   const total = past + seqLen;
-  forwardCounters.tokens += batch * seqLen;
-  forwardCounters.realTokens += rows.reduce((n, r) => n + r.length, 0);
-  forwardCounters.runs++;
-
   const feeds: Record<string, ort.Tensor> = {
     input_ids: new ort.Tensor('int64', ids, [batch, seqLen]),
     attention_mask: new ort.Tensor('int64', BigInt64Array.from(mask, (m) => BigInt(m)), [batch, total]),
@@ -82,13 +78,28 @@ async function runStep(model: LocalModel, state: CacheState | null, rows: number
     feeds[model.packing.logitsIndex] = new ort.Tensor('int64', BigInt64Array.from(kept, BigInt), [kept.length]);
   }
 
-  let out: ort.InferenceSession.ReturnType;
+  const real = rows.reduce((n, r) => n + r.length, 0);
+  const out = await runSession(model, feeds, fetches, batch * seqLen, real);
+  return { out, mask, seen, total };
+}
+
+/** One session run, counted in `forwardCounters` (`tokens` positions computed, `real` of them not padding); an
+ * onnxruntime failure is fatal (a retry would fail the same way). */
+async function runSession(
+  model: LocalModel,
+  feeds: Record<string, ort.Tensor>,
+  fetches: string[] | undefined,
+  tokens: number,
+  real: number,
+): Promise<ort.InferenceSession.ReturnType> {
+  forwardCounters.tokens += tokens;
+  forwardCounters.realTokens += real;
+  forwardCounters.runs++;
   try {
-    out = await (fetches ? session.run(feeds, fetches) : session.run(feeds));
+    return await (fetches ? model.session.run(feeds, fetches) : model.session.run(feeds));
   } catch (e) {
     throw new FatalBackendError(`onnxruntime failed on ${model.onnxFile}: ${(e as Error).message}`);
   }
-  return { out, mask, seen, total };
 }
 
 /** What the exports add to the attention scores where a query must not look (float32's lowest, not -inf: a row of
@@ -117,7 +128,7 @@ export function stepBias(mask: Uint8Array, batch: number, past: number, seqLen: 
  * positions continue the prefix's, and the logits of its last token are gathered. No cache is tiled or padded.
  */
 export async function forwardPacked(model: LocalModel, state: CacheState, suffixes: number[][]): Promise<Float32Array[]> {
-  const { packing, session } = model;
+  const { packing } = model;
   if (!packing) throw new Error('forwardPacked needs a patched graph');
   if (state.batch !== 1) throw new Error(`packed suffixes need a batch-1 cache, not ${state.batch}`);
   const past = state.length;
@@ -140,9 +151,6 @@ export async function forwardPacked(model: LocalModel, state: CacheState, suffix
     }
     kept[r] = BigInt(q - 1);
   });
-  forwardCounters.tokens += length;
-  forwardCounters.realTokens += length;
-  forwardCounters.runs++;
   const feeds: Record<string, ort.Tensor> = {
     input_ids: new ort.Tensor('int64', ids, [1, length]),
     attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
@@ -152,12 +160,7 @@ export async function forwardPacked(model: LocalModel, state: CacheState, suffix
     [packing.logitsIndex]: new ort.Tensor('int64', kept, [suffixes.length]),
   };
   if (model.io.logitsToKeep) feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.of(1n), []);
-  let out: ort.InferenceSession.ReturnType;
-  try {
-    out = await session.run(feeds, ['logits']);
-  } catch (e) {
-    throw new FatalBackendError(`onnxruntime failed on ${model.onnxFile}: ${(e as Error).message}`);
-  }
+  const out = await runSession(model, feeds, ['logits'], length, length);
   const logits = out.logits!;
   const [, rows, vocab] = logits.dims as [number, number, number];
   if (rows !== suffixes.length || vocab !== model.vocabSize) throw new FatalBackendError(`${model.onnxFile}: packed logits [${logits.dims.join(', ')}], expected [1, ${suffixes.length}, ${model.vocabSize}]`);
