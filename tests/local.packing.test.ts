@@ -2,7 +2,7 @@
  * Packed prefix reuse (backends/onnx/graphPatch.ts, forward.ts forwardPacked): the Hugging Face export patched to
  * take its attention bias and kept logits positions as inputs. Checked on the real model: the patch finds the two
  * tensors; the patched graph fed the bias the export would have built gives the export's own logits (single,
- * padded batch, generation); packed suffixes give the same log-probs as one prompt at a time and as the tiled path,
+ * padded batch, generation); packed suffixes (in one row or several) give the same log-probs as one prompt at a time and as the tiled path,
  * with no padding and one run per prefix; packing in chunks changes nothing. Equivalence on the weight-only int8 variant
  * (batch-invariant, see local.shared-model.test.ts); the shipped int8 graph is checked for the patch itself.
  */
@@ -10,10 +10,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patchForPacking } from '../backends/onnx/graphPatch.js';
-import { forwardCounters, forwardPacked, prefill, stepBias } from '../backends/onnx/forward.js';
+import { forwardCounters, forwardPacked, packLayout, prefill, stepBias, tile } from '../backends/onnx/forward.js';
 import { generateTokens } from '../backends/onnx/generate.js';
 import { loadLocalModel, unloadLocalModels, type LocalModel } from '../backends/onnx/model.js';
-import { logSoftmax, nextTokenLogits, packChunks, type BatchOptions } from '../backends/onnx/scoring.js';
+import { balancedBudget, logSoftmax, nextTokenLogits, packChunks, packRows, type BatchOptions } from '../backends/onnx/scoring.js';
 import { SMOLLM2, SMOLLM2_W8, TINY, realModelOrFail } from './support/localFixtures.js';
 
 const REAL = realModelOrFail();
@@ -36,6 +36,43 @@ describe('stepBias and packChunks', () => {
     const chunks = packChunks([s(3), s(4), s(2), s(9), s(1)], 7);
     expect(chunks.map((c) => c.map((x) => x.length))).toEqual([[3, 4], [2], [9], [1]]);
     expect(packChunks([], 7)).toEqual([]);
+  });
+});
+
+describe('packLayout, packRows and balancedBudget', () => {
+  it('packLayout: longest first, `rows` per column, each left-padded to end on its column\'s last slot', () => {
+    const l = packLayout([3, 5, 2, 5, 1], 2);
+    // Sorted: 5 (#1), 5 (#3), 3 (#0), 2 (#2), 1 (#4); columns of widths 5, 3, 1.
+    expect(l.seqLen).toBe(9);
+    expect(l.ends).toEqual([4, 7, 8]);
+    expect(l.at).toEqual([
+      { row: 0, start: 5, column: 1 },
+      { row: 0, start: 0, column: 0 },
+      { row: 1, start: 6, column: 1 },
+      { row: 1, start: 0, column: 0 },
+      { row: 0, start: 8, column: 2 },
+    ]);
+    // Every suffix ends on its column's end.
+    l.at.forEach((a, i) => expect(a.start + [3, 5, 2, 5, 1][i]! - 1).toBe(l.ends[a.column]));
+    // One row is the plain packed sequence: no padding.
+    expect(packLayout([3, 5, 2], 1).seqLen).toBe(10);
+  });
+
+  it('packRows: rows about as long as the prefix (at least 160 slots), the count ±1 with the least padding', () => {
+    const same = (n: number, len: number) => new Array<number>(n).fill(len);
+    expect(packRows(same(57, 18), 126)).toBe(6); // 1,026 tokens / 160 → 6 (60 slots; 5 rows pad as much, 7 rows more)
+    expect(packRows(same(57, 18), 400)).toBe(3); // 1,026 / 400 ≈ 2.6; 57 = 19 × 3, no padding
+    expect(packRows(same(7, 5), 50)).toBe(1); // a small run stays one row
+    expect(packRows(same(60, 10), 100)).toBe(4); // target 4 (600 / 160): 60 = 15 × 4, no padding
+    expect(packRows([9], 0)).toBe(1);
+  });
+
+  it('balancedBudget: as many runs as the budget gives, of about equal size', () => {
+    const s = (n: number, len: number) => Array.from({ length: n }, () => new Array<number>(len).fill(1));
+    const suffixes = s(49, 25); // 1,225 tokens
+    expect(packChunks(suffixes, 1024).map((c) => c.length)).toEqual([40, 9]);
+    expect(packChunks(suffixes, balancedBudget(suffixes, 1024)).map((c) => c.length)).toEqual([25, 24]);
+    expect(balancedBudget(s(10, 5), 1024)).toBe(1024);
   });
 });
 
@@ -129,6 +166,33 @@ describe.runIf(REAL)('packed prefix reuse on SmolLM2-135M (weight-only int8)', (
     expect(gap(whole.map((l) => logSoftmax(l)), parts.map((l) => logSoftmax(l)))).toBeLessThanOrEqual(1e-4);
     const alone = await forwardPacked(patched, state, [suffixes[4]!]);
     expect(gap([logSoftmax(alone[0]!)], [logSoftmax(whole[4]!)])).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('packed in several rows (a tiled prefix, left-padded columns) = one at a time (≤ 1e-4), in one run', async () => {
+    let seed = 11;
+    const token = () => ((seed = (seed * 16807) % 2147483647) % 30000) + 100;
+    const prefix = Array.from({ length: 60 }, token);
+    const many = Array.from({ length: 30 }, (_, p) => [...prefix, ...Array.from({ length: 20 + ((p * 7) % 11) }, token)]);
+    const suffixTokens = many.reduce((n, s) => n + s.length - 60, 0);
+    const rows = packRows(many.map((s) => s.length - 60), 60);
+    expect(rows).toBeGreaterThan(1);
+    patched.lastPrefix = undefined;
+    const before = { ...forwardCounters };
+    const packed = (await nextTokenLogits(patched, many, { maxBatch: 64, prefixReuse: true })).map((l) => logSoftmax(l));
+    const runs = forwardCounters.runs - before.runs;
+    const tokens = forwardCounters.tokens - before.tokens;
+    const single = (await nextTokenLogits(plain, many, { maxBatch: 1, prefixReuse: false })).map((l) => logSoftmax(l));
+    expect(gap(packed, single)).toBeLessThanOrEqual(1e-4);
+    expect(runs).toBe(2); // the prefix, then all 30 suffixes in one run of `rows` rows
+    expect(tokens - 60).toBe(rows * packLayout(many.map((s) => s.length - 60), rows).seqLen);
+    expect(tokens - 60).toBeLessThan(1.15 * suffixTokens); // a little padding, not a tile per suffix
+    // forwardPacked directly: 3 rows and 1 row agree.
+    const state = (await prefill(patched, prefix, 2048, false)).state;
+    const suffixes = many.map((s) => s.slice(60));
+    const one = await forwardPacked(patched, state, suffixes);
+    const three = await forwardPacked(patched, tile(state, 3), suffixes, 3);
+    expect(gap(one.map((l) => logSoftmax(l)), three.map((l) => logSoftmax(l)))).toBeLessThanOrEqual(1e-4);
+    await expect(forwardPacked(patched, state, suffixes, 3)).rejects.toThrow(/cache of 3 rows, not 1/);
   });
 
   it('greedy generation on the patched graph gives the export\'s tokens (padded batch, KV steps)', async () => {

@@ -122,50 +122,87 @@ export function stepBias(mask: Uint8Array, batch: number, past: number, seqLen: 
   return bias;
 }
 
+/** Where each packed suffix sits: its row, its first slot (after its column's left padding) and its column. */
+export interface PackLayout {
+  rows: number;
+  /** Slots per row (every row has the same: the columns' widths summed). */
+  seqLen: number;
+  /** The last slot of each column: every suffix of a column ends there, so one gather serves all rows. */
+  ends: number[];
+  /** Per suffix, in input order. */
+  at: { row: number; start: number; column: number }[];
+}
+
 /**
- * The next-token logits after each suffix, all run as ONE sequence after the batch-1 `state` (a patched graph
- * only): each suffix sees the cached prefix and its own earlier tokens (a block-diagonal causal bias), its
- * positions continue the prefix's, and the logits of its last token are gathered. No cache is tiled or padded.
+ * Lays suffixes out in `rows` rows of equal length: sorted longest first, the suffixes go `rows` at a time into
+ * columns as wide as their longest, each left-padded so that all of a column's suffixes end on its last slot.
+ * One row is the plain packed sequence (no padding); more rows shorten each row, and with it the block-diagonal
+ * attention that packing computes and masks, for a little padding.
  */
-export async function forwardPacked(model: LocalModel, state: CacheState, suffixes: number[][]): Promise<Float32Array[]> {
+export function packLayout(lengths: number[], rows: number): PackLayout {
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
+  const at = new Array<PackLayout['at'][number]>(lengths.length);
+  const ends: number[] = [];
+  let seqLen = 0;
+  for (let c = 0; c * rows < order.length; c++) {
+    const group = order.slice(c * rows, (c + 1) * rows);
+    const width = lengths[group[0]!]!;
+    group.forEach((i, row) => (at[i] = { row, start: seqLen + width - lengths[i]!, column: c }));
+    seqLen += width;
+    ends.push(seqLen - 1);
+  }
+  return { rows, seqLen, ends, at };
+}
+
+/**
+ * The next-token logits after each suffix, packed after the cached prefix `state` (a patched graph only; `state`
+ * has `rows` identical rows, see packLayout): each suffix sees the prefix and its own earlier tokens (a
+ * block-diagonal causal bias), its positions continue the prefix's, and the logits of its last token are gathered.
+ * No cache is padded, and no suffix attends to another.
+ */
+export async function forwardPacked(model: LocalModel, state: CacheState, suffixes: number[][], rows = 1): Promise<Float32Array[]> {
   const { packing } = model;
   if (!packing) throw new Error('forwardPacked needs a patched graph');
-  if (state.batch !== 1) throw new Error(`packed suffixes need a batch-1 cache, not ${state.batch}`);
+  if (state.batch !== rows) throw new Error(`packed suffixes in ${rows} rows need a cache of ${rows} rows, not ${state.batch}`);
   const past = state.length;
-  const length = suffixes.reduce((n, s) => n + s.length, 0);
-  const total = past + length;
-  const ids = new BigInt64Array(length);
-  const positions = new BigInt64Array(length);
-  const kept = new BigInt64Array(suffixes.length);
-  const bias = new Float32Array(length * total).fill(MASKED);
+  const layout = packLayout(suffixes.map((s) => s.length), rows);
+  const { seqLen, ends } = layout;
+  const total = past + seqLen;
+  const ids = new BigInt64Array(rows * seqLen).fill(BigInt(model.padId));
+  const positions = new BigInt64Array(rows * seqLen).fill(BigInt(state.seen[0]!));
+  const bias = new Float32Array(rows * seqLen * total).fill(MASKED);
   const prefixRow = new Float32Array(past);
   for (let k = 0; k < past; k++) prefixRow[k] = state.mask[k] ? 0 : MASKED;
-  let q = 0;
-  suffixes.forEach((suffix, r) => {
-    const start = q;
-    for (let j = 0; j < suffix.length; j++, q++) {
+  // Every query sees the prefix (a padding slot too, so that no softmax row is all masked) ...
+  for (let q = 0; q < rows * seqLen; q++) bias.set(prefixRow, q * total);
+  // ... and a suffix's token its own suffix up to itself.
+  suffixes.forEach((suffix, i) => {
+    const { row, start } = layout.at[i]!;
+    for (let j = 0; j < suffix.length; j++) {
+      const q = row * seqLen + start + j;
       ids[q] = BigInt(suffix[j]!);
       positions[q] = BigInt(state.seen[0]! + j);
-      bias.set(prefixRow, q * total);
-      bias.fill(0, q * total + past + start, q * total + past + q + 1);
+      bias.fill(0, q * total + past + start, q * total + past + start + j + 1);
     }
-    kept[r] = BigInt(q - 1);
   });
   const feeds: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor('int64', ids, [1, length]),
-    attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
-    position_ids: new ort.Tensor('int64', positions, [1, length]),
+    input_ids: new ort.Tensor('int64', ids, [rows, seqLen]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(rows * total).fill(1n), [rows, total]),
+    position_ids: new ort.Tensor('int64', positions, [rows, seqLen]),
     ...state.kv,
-    [packing.bias]: new ort.Tensor('float32', bias, [1, 1, length, total]),
-    [packing.logitsIndex]: new ort.Tensor('int64', kept, [suffixes.length]),
+    [packing.bias]: new ort.Tensor('float32', bias, [rows, 1, seqLen, total]),
+    [packing.logitsIndex]: new ort.Tensor('int64', BigInt64Array.from(ends, BigInt), [ends.length]),
   };
   if (model.io.logitsToKeep) feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.of(1n), []);
-  const out = await runSession(model, feeds, ['logits'], length, length);
+  const real = suffixes.reduce((n, s) => n + s.length, 0);
+  const out = await runSession(model, feeds, ['logits'], rows * seqLen, real);
   const logits = out.logits!;
-  const [, rows, vocab] = logits.dims as [number, number, number];
-  if (rows !== suffixes.length || vocab !== model.vocabSize) throw new FatalBackendError(`${model.onnxFile}: packed logits [${logits.dims.join(', ')}], expected [1, ${suffixes.length}, ${model.vocabSize}]`);
+  const [b, kept, vocab] = logits.dims as [number, number, number];
+  if (b !== rows || kept !== ends.length || vocab !== model.vocabSize) {
+    throw new FatalBackendError(`${model.onnxFile}: packed logits [${logits.dims.join(', ')}], expected [${rows}, ${ends.length}, ${model.vocabSize}]`);
+  }
   const data = logits.data as Float32Array;
-  return suffixes.map((_, r) => data.slice(r * vocab, (r + 1) * vocab));
+  return layout.at.map(({ row, column }) => data.slice((row * kept + column) * vocab, (row * kept + column + 1) * vocab));
 }
 
 /** Token positions computed by `forward` in this process (padding included), the real tokens among them, and session

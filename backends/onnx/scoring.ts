@@ -2,13 +2,13 @@
  * Next-token logits for many prompts: batched, left-padded, and with shared-prefix reuse. The MMLU template puts
  * the persona after the question, so the prompts of one question share everything up to "If you were a": that
  * prefix is run once (batch 1), and only the suffixes are run after it:
- *   - packed (a graph patched by graphPatch.ts, the Hugging Face exports): the suffixes run as one sequence, each
- *     seeing the prefix and itself only; nothing is tiled or padded;
+ *   - packed (a graph patched by graphPatch.ts, the Hugging Face exports): the suffixes run packed into a few long
+ *     rows after the prefix cache, each seeing the prefix and itself only (packRows, packLayout);
  *   - tiled (any other graph): the prefix cache is tiled across a batch and the suffixes run in as few padded
  *     batches as pay for themselves (splitByLength: the persona names differ in length, and padding them costs
  *     ~20 % of the suffix tokens of the MMLU experts).
  */
-import { firstRows, forwardLogits, forwardPacked, prefill, tile, truncate, type CacheState } from './forward.js';
+import { firstRows, forwardLogits, forwardPacked, packLayout, prefill, tile, truncate, type CacheState } from './forward.js';
 import type { LocalModel } from './model.js';
 
 export interface BatchOptions {
@@ -46,13 +46,36 @@ const RUN_COST_TOKENS = 16;
 /** Without num_logits_to_keep the graph returns logits for every position: keep that tensor under ~256 MB. */
 const LOGITS_BYTES = 256 * 2 ** 20;
 /**
- * Most suffix tokens per packed run. A packed run's attention is [tokens, prefix + tokens] per head, so the
- * block-diagonal part it computes and throws away grows with the square of this, while smaller runs pay the run
- * cost more often. Measured on SmolLM2-135M int8, 57 personas (bench/local.ts, cells/s): biology 128: 30.5,
- * 256: 34.8, 384: 33.6, 512: 34.8, 1024: 29.1; european history 256: 24.3, 384: 26.2, 512: 23.9, 1024: 22.1
- * (±6 % run to run).
+ * Most suffix tokens per packed run: a question's 57 persona suffixes (~1,000 tokens) in one run, whose weight
+ * matmuls then run as well as the seed's big batches (0.91 ms per token in both, onnxruntime's trace on biology).
+ * In ONE row, a run this long would compute and mask a block-diagonal attention that grows with its square
+ * (1,024 tokens in one row: 29.1 cells/s on biology, 384: 33.6); packRows splits it into rows instead.
  */
-const PACK_TOKENS = 384;
+const PACK_TOKENS = 1024;
+/** Shortest packed row worth a row of its own (see packRows). */
+const PACK_ROW_MIN = 160;
+
+/**
+ * Rows for a packed run of suffixes of these lengths after a prefix of `past` slots. Each row of L slots attends
+ * to past + L keys and is given its own copy of the prefix cache: shorter rows mask less of the block-diagonal
+ * attention, more rows copy (Concat, GQA's Expand) the prefix more often. Rows about as long as the prefix (and
+ * at least PACK_ROW_MIN) did best; of that count ±1, the one with the least padding (packLayout) is taken.
+ * Measured (bench/local.ts, SmolLM2-135M int8, 16 questions × 57 personas, cells/s over 2–4 runs each):
+ * biology (prefix ~126) 1 row × 384: 32.3, 3 × 1,024: 34.8, 6 × 1,024: 36.2, 12: 35.0, 19: 34.6; european history
+ * (prefix ~400) 1 × 384: 24.3, 3 × 1,024: 25.1, 6 × 1,024: 25.0 (with 45 % more peak memory).
+ */
+export function packRows(lengths: number[], past: number): number {
+  const tokens = lengths.reduce((a, b) => a + b, 0);
+  const target = Math.max(1, Math.min(lengths.length, Math.round(tokens / Math.max(PACK_ROW_MIN, past))));
+  let best = target;
+  let bestSlots = Infinity;
+  for (const r of [target, target - 1, target + 1]) {
+    if (r < 1 || r > lengths.length) continue;
+    const slots = r * packLayout(lengths, r).seqLen;
+    if (slots < bestSlots) [best, bestSlots] = [r, slots];
+  }
+  return best;
+}
 
 /** Logits of the token after each sequence, in input order. */
 export async function nextTokenLogits(model: LocalModel, seqs: number[][], opts: BatchOptions): Promise<Float32Array[]> {
@@ -83,15 +106,35 @@ async function batchLogits(model: LocalModel, rows: number[][], batch: Batch, ma
   if (rows.length === 1) return forwardLogits(model, shared, suffixes);
   if (packed) {
     const logits: Float32Array[] = [];
-    for (const chunk of packChunks(suffixes, Math.min(PACK_TOKENS, maxTokens))) logits.push(...(await forwardPacked(model, shared, chunk)));
+    for (const chunk of packChunks(suffixes, balancedBudget(suffixes, Math.min(PACK_TOKENS, maxTokens)))) {
+      const r = packRows(chunk.map((c) => c.length), shared.length);
+      logits.push(...(await forwardPacked(model, r === 1 ? shared : tiledRows(tiles, shared, r), chunk, r)));
+    }
     return logits;
   }
-  if (tiles.of !== shared || tiles.tiled!.batch < rows.length) {
+  return forwardLogits(model, tiledRows(tiles, shared, rows.length, batch.tileRows), suffixes);
+}
+
+/** `rows` rows of the prefix cache `shared`, from one tile per prefix (of `atLeast` rows when more are to come). */
+function tiledRows(tiles: TileCache, shared: CacheState, rows: number, atLeast = 0): CacheState {
+  if (tiles.of !== shared || tiles.tiled!.batch < rows) {
     tiles.tiled = undefined; // let the old tile go before the new one is allocated
-    tiles.tiled = tile(shared, Math.max(rows.length, batch.tileRows ?? 0));
+    tiles.tiled = tile(shared, Math.max(rows, atLeast));
     tiles.of = shared;
   }
-  return forwardLogits(model, firstRows(tiles.tiled!, rows.length), suffixes);
+  return firstRows(tiles.tiled!, rows);
+}
+
+/**
+ * A budget for packChunks that gives as many runs as `budget` would, of about equal size (1,225 tokens as
+ * 613 + 612, not 1,024 + 201: a small run uses the matmul kernels less well). Greedy chunks of this budget are each
+ * at least total / runs tokens, so there are no more of them.
+ */
+export function balancedBudget(suffixes: number[][], budget: number): number {
+  const total = suffixes.reduce((n, s) => n + s.length, 0);
+  const longest = Math.max(0, ...suffixes.map((s) => s.length));
+  const runs = Math.ceil(total / budget);
+  return runs <= 1 ? budget : Math.min(budget, Math.ceil(total / runs) + longest - 1);
 }
 
 /** Consecutive suffixes in runs of at most `budget` tokens (a longer suffix runs alone). */
