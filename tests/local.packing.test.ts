@@ -13,7 +13,7 @@ import { patchForPacking } from '../backends/onnx/graphPatch.js';
 import { forwardCounters, forwardPacked, packLayout, prefill, stepBias, tile } from '../backends/onnx/forward.js';
 import { generateTokens } from '../backends/onnx/generate.js';
 import { loadLocalModel, unloadLocalModels, type LocalModel } from '../backends/onnx/model.js';
-import { balancedBudget, logSoftmax, nextTokenLogits, packChunks, packRows, type BatchOptions } from '../backends/onnx/scoring.js';
+import { balancedBudget, logSoftmax, nextTokenLogits, packBudget, packChunks, packRows, type BatchOptions } from '../backends/onnx/scoring.js';
 import { SMOLLM2, SMOLLM2_W8, TINY, realModelOrFail } from './support/localFixtures.js';
 
 const REAL = realModelOrFail();
@@ -58,10 +58,11 @@ describe('packLayout, packRows and balancedBudget', () => {
     expect(packLayout([3, 5, 2], 1).seqLen).toBe(10);
   });
 
-  it('packRows: rows about as long as the prefix (at least 160 slots), the count ±1 with the least padding', () => {
+  it('packRows: rows of about 160 slots (one after a long prefix), the count ±1 with the least padding', () => {
     const same = (n: number, len: number) => new Array<number>(n).fill(len);
     expect(packRows(same(57, 18), 126)).toBe(6); // 1,026 tokens / 160 → 6 (60 slots; 5 rows pad as much, 7 rows more)
-    expect(packRows(same(57, 18), 400)).toBe(3); // 1,026 / 400 ≈ 2.6; 57 = 19 × 3, no padding
+    expect(packRows(same(57, 18), 400)).toBe(1); // after a long prefix: one row, in runs of 384 tokens
+    expect([packBudget(126), packBudget(400)]).toEqual([1024, 384]);
     expect(packRows(same(7, 5), 50)).toBe(1); // a small run stays one row
     expect(packRows(same(60, 10), 100)).toBe(4); // target 4 (600 / 160): 60 = 15 × 4, no padding
     expect(packRows([9], 0)).toBe(1);

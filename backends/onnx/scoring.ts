@@ -46,27 +46,47 @@ const RUN_COST_TOKENS = 16;
 /** Without num_logits_to_keep the graph returns logits for every position: keep that tensor under ~256 MB. */
 const LOGITS_BYTES = 256 * 2 ** 20;
 /**
- * Most suffix tokens per packed run: a question's 57 persona suffixes (~1,000 tokens) in one run, whose weight
- * matmuls then run as well as the seed's big batches (0.91 ms per token in both, onnxruntime's trace on biology).
- * In ONE row, a run this long would compute and mask a block-diagonal attention that grows with its square
- * (1,024 tokens in one row: 29.1 cells/s on biology, 384: 33.6); packRows splits it into rows instead.
+ * Most suffix tokens per packed run after a short prefix: a question's 57 persona suffixes (~1,000 tokens) in one
+ * run, whose weight matmuls then run as well as the seed's big batches (0.91 ms per token in both, onnxruntime's
+ * trace on biology). In ONE row, a run this long would compute and mask a block-diagonal attention that grows with
+ * its square (1,024 tokens in one row: 29.1 cells/s on biology, 384: 33.6); packRows splits it into rows instead.
  */
 const PACK_TOKENS = 1024;
 /** Shortest packed row worth a row of its own (see packRows). */
-const PACK_ROW_MIN = 160;
+const PACK_ROW = 160;
+/**
+ * After a prefix longer than this, suffixes run in ONE row, in runs of at most PACK_TOKENS_ONE_ROW: every row
+ * of a multi-row run copies the prefix cache (Concat, GQA's Expand), and the prefix's keys, not the masked
+ * block-diagonal, dominate its attention.
+ */
+const LONG_PREFIX = 320;
+/**
+ * Measured on SmolLM2-135M int8, 57 personas, one row (cells/s): biology 128: 30.5, 256: 34.8, 384: 33.6,
+ * 512: 34.8, 1024: 29.1; european history 256: 24.3, 384: 26.2, 512: 23.9, 1024: 22.1 (±6 % run to run).
+ */
+const PACK_TOKENS_ONE_ROW = 384;
 
 /**
- * Rows for a packed run of suffixes of these lengths after a prefix of `past` slots. Each row of L slots attends
- * to past + L keys and is given its own copy of the prefix cache: shorter rows mask less of the block-diagonal
- * attention, more rows copy (Concat, GQA's Expand) the prefix more often. Rows about as long as the prefix (and
- * at least PACK_ROW_MIN) did best; of that count ±1, the one with the least padding (packLayout) is taken.
- * Measured (bench/local.ts, SmolLM2-135M int8, 16 questions × 57 personas, cells/s over 2–4 runs each):
- * biology (prefix ~126) 1 row × 384: 32.3, 3 × 1,024: 34.8, 6 × 1,024: 36.2, 12: 35.0, 19: 34.6; european history
- * (prefix ~400) 1 × 384: 24.3, 3 × 1,024: 25.1, 6 × 1,024: 25.0 (with 45 % more peak memory).
+ * Rows and the token budget of the packed runs after a prefix of `past` slots (see PACK_TOKENS and LONG_PREFIX).
+ * Measured (bench/local.ts, SmolLM2-135M int8, 16 questions × 57 personas, prefix mode, cells/s, runs alternated
+ * between the layouts): biology (prefix ~126 tokens) one row × 384: 34.0 (3 runs), 6 rows × 1,024: 36.4 (3 runs),
+ * 3 rows: 34.8, 12 rows: 35.0, 19 rows: 34.6; european history (prefix ~400) one row × 384: 25.9 (5 runs),
+ * 2–3 rows × 1,024: 23.1 (5 runs), 5 rows: 24.2 (3 runs), with 40 % more peak memory.
+ */
+export function packBudget(past: number): number {
+  return past > LONG_PREFIX ? PACK_TOKENS_ONE_ROW : PACK_TOKENS;
+}
+
+/**
+ * Rows for a packed run of suffixes of these lengths after a prefix of `past` slots: one after a long prefix,
+ * else rows of about PACK_ROW slots (each row of L slots attends to past + L keys: shorter rows mask less of the
+ * block-diagonal attention, more rows copy the prefix cache more often); of that count ±1, the one with the least
+ * padding (packLayout) is taken.
  */
 export function packRows(lengths: number[], past: number): number {
+  if (past > LONG_PREFIX) return 1;
   const tokens = lengths.reduce((a, b) => a + b, 0);
-  const target = Math.max(1, Math.min(lengths.length, Math.round(tokens / Math.max(PACK_ROW_MIN, past))));
+  const target = Math.max(1, Math.min(lengths.length, Math.round(tokens / PACK_ROW)));
   let best = target;
   let bestSlots = Infinity;
   for (const r of [target, target - 1, target + 1]) {
@@ -106,7 +126,7 @@ async function batchLogits(model: LocalModel, rows: number[][], batch: Batch, ma
   if (rows.length === 1) return forwardLogits(model, shared, suffixes);
   if (packed) {
     const logits: Float32Array[] = [];
-    for (const chunk of packChunks(suffixes, balancedBudget(suffixes, Math.min(PACK_TOKENS, maxTokens)))) {
+    for (const chunk of packChunks(suffixes, balancedBudget(suffixes, Math.min(packBudget(shared.length), maxTokens)))) {
       const r = packRows(chunk.map((c) => c.length), shared.length);
       logits.push(...(await forwardPacked(model, r === 1 ? shared : tiledRows(tiles, shared, r), chunk, r)));
     }
